@@ -1,0 +1,3 @@
+"""WebSocket URL routes, mounted by ``topoforge.asgi``."""
+
+websocket_urlpatterns = []

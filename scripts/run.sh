@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make run`: prepare the database, then serve the API, admin and dashboard on 127.0.0.1:8000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBUG="${DEBUG:-1}"
+HOST="${TOPOFORGE_HOST:-127.0.0.1}"
+PORT="${TOPOFORGE_PORT:-8000}"
+
+# A development admin password is generated once and kept under var/ so every `make run` can
+# print working credentials; set TOPOFORGE_ADMIN_PASSWORD to choose your own.
+mkdir -p var
+if [ -z "${TOPOFORGE_ADMIN_PASSWORD:-}" ]; then
+    [ -s var/admin-password ] || (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(12))' > var/admin-password)
+    TOPOFORGE_ADMIN_PASSWORD="$(cat var/admin-password)"
+fi
+export TOPOFORGE_ADMIN_PASSWORD
+
+.venv/bin/python manage.py setup_database
+
+cat <<INFO
+
+  TopoForge is starting on http://$HOST:$PORT/
+    admin:     http://$HOST:$PORT/admin/
+    API docs:  http://$HOST:$PORT/api/docs
+    login:     admin / $TOPOFORGE_ADMIN_PASSWORD
+
+INFO
+exec .venv/bin/daphne -b "$HOST" -p "$PORT" topoforge.asgi:application

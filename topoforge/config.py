@@ -1,0 +1,69 @@
+"""Turn environment variables into the pieces of settings that need logic.
+
+Kept apart from ``settings.py`` so the database choice can be tested and described (for the
+start-up log line) without loading Django.
+"""
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+MONGODB_ENGINE = "django_mongodb_backend"
+MONGODB_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
+SQL_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+class ConfigurationError(ImproperlyConfigured):
+    """A setting is missing or wrong; ``manage.py`` prints it as one line."""
+
+
+def database_settings(*, mongodb_uri, database_url, database_name, sqlite_path: Path):
+    """The ``default`` database: MongoDB if MONGODB_URI, else DATABASE_URL, else SQLite."""
+    if mongodb_uri:
+        if not mongodb_uri.startswith(("mongodb://", "mongodb+srv://")):
+            raise ConfigurationError("MONGODB_URI must start with mongodb:// or mongodb+srv://")
+        name = database_name or urlsplit(mongodb_uri).path.lstrip("/") or "topoforge"
+        return {
+            "ENGINE": MONGODB_ENGINE,
+            "HOST": mongodb_uri,
+            "NAME": name,
+            # The pool the issue asks for; pymongo opens connections lazily up to the max.
+            "OPTIONS": {"minPoolSize": 10, "maxPoolSize": 50, "serverSelectionTimeoutMS": 5000},
+        }
+    if database_url:
+        try:
+            config = dj_database_url.parse(database_url, conn_max_age=60, conn_health_checks=True)
+        except ValueError as error:
+            raise ConfigurationError(f"DATABASE_URL is not a database URL: {error}") from None
+        if database_name:
+            config["NAME"] = database_name
+        return config
+    sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(sqlite_path),
+        # Writers wait for the lock instead of failing at once (the detector and the server share
+        # the file).
+        "OPTIONS": {"timeout": 20},
+    }
+
+
+def is_mongodb(database: dict) -> bool:
+    return database["ENGINE"] == MONGODB_ENGINE
+
+
+def describe_database(database: dict) -> str:
+    """Engine, host and name of a database for logs: never the password."""
+    engine = database["ENGINE"].rsplit(".", 1)[-1]
+    if engine == "sqlite3":
+        return f"sqlite {database['NAME']}"
+    host = database.get("HOST") or "localhost"
+    if "://" in host:  # a MongoDB URI: drop credentials and query string
+        parts = urlsplit(host)
+        host = parts.hostname or host
+        if parts.port:
+            host = f"{host}:{parts.port}"
+    elif database.get("PORT"):
+        host = f"{host}:{database['PORT']}"
+    return f"{engine} {host}/{database['NAME']}"
