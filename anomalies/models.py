@@ -1,4 +1,6 @@
+import secrets
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -18,6 +20,18 @@ class Severity(models.TextChoices):
 
 
 assert tuple(Severity.values) == SEVERITIES  # the engine and the model speak the same words
+
+
+class FeedbackLabel(models.TextChoices):
+    """What a person said about a detection. ``anomaly`` and ``new_trend`` confirm it."""
+
+    ANOMALY = "anomaly", "Anomaly"
+    EXPECTED = "expected", "Expected"
+    NOT_ANOMALY = "not_anomaly", "Not an anomaly"
+    NEW_TREND = "new_trend", "New trend"
+
+
+CONFIRMING_LABELS = (FeedbackLabel.ANOMALY, FeedbackLabel.NEW_TREND)
 
 
 def new_dedup_key():
@@ -66,6 +80,14 @@ class AnomalyLog(models.Model):
         help_text="Source and window: storing the same window twice is refused.",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    feedback_label = models.CharField(
+        max_length=16,
+        choices=FeedbackLabel.choices,
+        blank=True,
+        default="",
+        db_index=True,
+        help_text="The latest feedback label (blank: none yet); the history is in Feedback.",
+    )
 
     objects = AnomalyLogQuerySet.as_manager()
 
@@ -79,6 +101,13 @@ class AnomalyLog(models.Model):
 
     def __str__(self):
         return f"{self.source_type} {self.timestamp:%Y-%m-%d %H:%M:%S} score {self.anomaly_score:.3f}"
+
+
+DEFAULT_ALERT_COOLDOWN_SECONDS = 600
+
+
+def new_alert_secret():
+    return secrets.token_hex(32)
 
 
 class AlertConfig(models.Model):
@@ -96,12 +125,31 @@ class AlertConfig(models.Model):
         max_length=64, blank=True, help_text="Only detections of this source; blank for all."
     )
     is_active = models.BooleanField(default=True)
+    secret = models.CharField(
+        max_length=64,
+        default=new_alert_secret,
+        help_text="Key of the webhook HMAC-SHA256 signature; shown once, rotatable.",
+    )
+    cooldown_seconds = models.PositiveIntegerField(
+        default=DEFAULT_ALERT_COOLDOWN_SECONDS,
+        help_text="At most one alert per this many seconds; detections in between are folded.",
+    )
+    last_alert_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the latest alert was (or is scheduled to be) sent; cooldown runs from it.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user"], name="alertconfig_user")]
+
+    @property
+    def cooldown(self):
+        return timedelta(seconds=self.cooldown_seconds)
 
     def __str__(self):
         return self.name or f"alert ≥ {self.threshold:.2f} for {self.user}"
@@ -117,3 +165,76 @@ class DetectorCheckpoint(models.Model):
 
     def __str__(self):
         return self.source_key
+
+
+class DeliveryKind(models.TextChoices):
+    ALERT = "alert", "Alert"
+    TEST = "test", "Test"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class AlertDelivery(models.Model):
+    """One notification to one channel of an AlertConfig, stored so that none is lost.
+
+    A pending delivery is due when ``next_attempt_at`` has passed. A worker claims it by moving
+    ``next_attempt_at`` a lease ahead and counting the attempt in one conditional update, so two
+    workers never send it at once and a crashed worker's claim expires by itself. Detections
+    arriving before an alert is first attempted are folded into it (``detection_count``).
+    """
+
+    config = models.ForeignKey(AlertConfig, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.JSONField(help_text='The channel, as configured: {"type", "target"}.')
+    kind = models.CharField(max_length=8, choices=DeliveryKind.choices, default=DeliveryKind.ALERT)
+    status = models.CharField(
+        max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    payload = models.JSONField(
+        default=dict, blank=True, help_text="The detection that opened the alert, and the config."
+    )
+    detection_count = models.PositiveIntegerField(default=0)
+    max_score = models.FloatField(null=True, blank=True)
+    first_detection_at = models.DateTimeField(null=True, blank=True)
+    last_detection_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "alert deliveries"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_status_due"),
+            models.Index(fields=["config", "status"], name="delivery_config_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} to {self.channel.get('type', '?')} ({self.status})"
+
+
+class Feedback(models.Model):
+    """One person's verdict on one detection; the latest is copied to the detection itself."""
+
+    anomaly = models.ForeignKey(AnomalyLog, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="feedback",
+    )
+    label = models.CharField(max_length=16, choices=FeedbackLabel.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "feedback"
+        indexes = [models.Index(fields=["anomaly", "created_at"], name="feedback_anomaly_time")]
+
+    def __str__(self):
+        return f"{self.label} by {self.user or 'a deleted user'}"
