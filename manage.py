@@ -7,15 +7,26 @@ import sys
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "topoforge.settings")
     from topoforge.config import ConfigurationError
+    from topoforge.startup import DatabaseUnavailable, unreachable_database_message
 
     try:
         from django.core.management import execute_from_command_line
 
         execute_from_command_line(sys.argv)
+    except DatabaseUnavailable as error:
+        sys.stderr.write(f"topoforge: {error}\n")
+        sys.exit(1)
     except ConfigurationError as error:
         # A misconfiguration is the operator's to fix: one clear line, no traceback.
         sys.stderr.write(f"topoforge: {error}\n")
         sys.exit(2)
+    except Exception as error:
+        # Any other command that needs the database: a database that is down is one line too.
+        message = unreachable_database_message(error)
+        if message is None:
+            raise
+        sys.stderr.write(f"topoforge: {message}\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

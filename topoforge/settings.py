@@ -209,6 +209,9 @@ TOPOFORGE_VERSION = __version__
 TOPOFORGE_CONTACT = env.str("TOPOFORGE_CONTACT", default="admin@topoforge.com")
 TOPOFORGE_ANOMALY_RETENTION_DAYS = env.int("TOPOFORGE_ANOMALY_RETENTION_DAYS", default=90)
 TOPOFORGE_SESSION_RETENTION_DAYS = env.int("TOPOFORGE_SESSION_RETENTION_DAYS", default=7)
+# The ASGI server checks the database when it starts (off in the test suite, which imports the
+# application without a database of its own).
+TOPOFORGE_STARTUP_CHECK = env.bool("TOPOFORGE_STARTUP_CHECK", default=True)
 
 # --- Internationalisation, static files -----------------------------------------------------
 LANGUAGE_CODE = "en-us"
