@@ -15,14 +15,20 @@ if [ -z "${TOPOFORGE_ADMIN_PASSWORD:-}" ]; then
 fi
 export TOPOFORGE_ADMIN_PASSWORD
 
-.venv/bin/python manage.py setup_database
+# Stops here, with one line, when the database is unreachable.
+setup_report="$(.venv/bin/python manage.py setup_database)"
+printf '%s\n' "$setup_report"
+LOGIN="admin / $TOPOFORGE_ADMIN_PASSWORD"
+if grep -q "NOT the one in TOPOFORGE_ADMIN_PASSWORD" <<<"$setup_report"; then
+    LOGIN="admin / (the password it already had; see above)"
+fi
 
 cat <<INFO
 
   TopoForge is starting on http://$HOST:$PORT/
     admin:     http://$HOST:$PORT/admin/
     API docs:  http://$HOST:$PORT/api/docs
-    login:     admin / $TOPOFORGE_ADMIN_PASSWORD
+    login:     $LOGIN
 
 INFO
 exec .venv/bin/daphne -b "$HOST" -p "$PORT" topoforge.asgi:application
