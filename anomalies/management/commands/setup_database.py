@@ -13,7 +13,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models
 from django.db.migrations.executor import MigrationExecutor
 
 from accounts.models import Role
@@ -56,7 +56,12 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Migrations: applied {len(plan)}"))
 
     def ensure_indexes(self, connection):
-        """Create any ``Meta.indexes`` entry missing from the database (dropped by hand, say)."""
+        """Create any declared index missing from the database (dropped by hand, say).
+
+        Covers ``Meta.indexes`` (by name) and single-field ``db_index`` fields, foreign keys
+        included (by column). Unique indexes are only reported: the data may hold duplicates
+        that need a human decision.
+        """
         tables = set(connection.introspection.table_names())
         declared, created, missing_unique = 0, [], []
         for model in apps.get_models():
@@ -65,24 +70,32 @@ class Command(BaseCommand):
                 continue
             with connection.cursor() as cursor:
                 existing = connection.introspection.get_constraints(cursor, meta.db_table)
-            for index in meta.indexes:
-                declared += 1
-                if index.name not in existing:
-                    with connection.schema_editor() as editor:
-                        editor.add_index(model, index)
-                    created.append(f"{index.name} on {meta.db_table}")
+            indexed_columns = {tuple(c["columns"]) for c in existing.values() if c["index"]}
             unique_columns = {tuple(c["columns"]) for c in existing.values() if c["unique"]}
+            missing = [index for index in meta.indexes if index.name not in existing]
+            declared += len(meta.indexes)
             for field in meta.local_fields:
-                if field.unique and not field.primary_key:
+                if field.primary_key:
+                    continue
+                if field.unique:
                     declared += 1
                     if (field.column,) not in unique_columns:
                         missing_unique.append(f"{meta.db_table}.{field.column}")
+                elif field.db_index:
+                    declared += 1
+                    if (field.column,) not in indexed_columns | unique_columns:
+                        with connection.schema_editor() as editor:
+                            name = editor._create_index_name(meta.db_table, [field.column])
+                        missing.append(models.Index(fields=[field.name], name=name))
+            for index in missing:
+                with connection.schema_editor() as editor:
+                    editor.add_index(model, index)
+                created.append(f"{index.name} on {meta.db_table}")
         if created:
             self.stdout.write(self.style.SUCCESS(f"Indexes: created {', '.join(created)}"))
         else:
             self.stdout.write(f"Indexes: all {declared} declared indexes present")
         for column in missing_unique:
-            # Not rebuilt automatically: the data may hold duplicates that need a human decision.
             self.stderr.write(self.style.WARNING(f"Indexes: the unique index on {column} is missing"))
 
     def ensure_session_ttl_index(self, connection):
