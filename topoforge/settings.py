@@ -177,6 +177,20 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# --- Realtime push (WebSocket, SSE) --------------------------------------------------------
+# Seconds a ticket from POST /api/realtime/ticket stays valid (single use).
+REALTIME_TICKET_TTL_SECONDS = env.int("REALTIME_TICKET_TTL_SECONDS", default=30)
+# Seconds between application pings on a WebSocket, and between SSE heartbeat comments.
+REALTIME_PING_SECONDS = env.float("REALTIME_PING_SECONDS", default=30)
+REALTIME_SSE_HEARTBEAT_SECONDS = env.float("REALTIME_SSE_HEARTBEAT_SECONDS", default=15)
+# Seconds between checks that a connected client's login session is still alive.
+REALTIME_SESSION_CHECK_SECONDS = env.float("REALTIME_SESSION_CHECK_SECONDS", default=30)
+# Messages queued for one client before it is dropped as too slow.
+REALTIME_SEND_QUEUE_SIZE = env.int("REALTIME_SEND_QUEUE_SIZE", default=256)
+# SSE rate limit: at most this many events per window per connection; the rest are summarised.
+REALTIME_SSE_MAX_EVENTS = env.int("REALTIME_SSE_MAX_EVENTS", default=100)
+REALTIME_SSE_RATE_WINDOW_SECONDS = env.float("REALTIME_SSE_RATE_WINDOW_SECONDS", default=60)
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
