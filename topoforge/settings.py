@@ -2,6 +2,7 @@
 
 Every variable is listed with a comment in ``.env.example``.
 """
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -192,9 +193,16 @@ REALTIME_SSE_MAX_EVENTS = env.int("REALTIME_SSE_MAX_EVENTS", default=100)
 REALTIME_SSE_RATE_WINDOW_SECONDS = env.float("REALTIME_SSE_RATE_WINDOW_SECONDS", default=60)
 
 # --- REST API -------------------------------------------------------------------------------
+def _throttle_rate(name, default="10/minute"):
+    rate = env.str(name, default=default)
+    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", rate):
+        raise ConfigurationError(f"{name} must look like 10/minute (per second|minute|hour|day), not {rate!r}")
+    return rate
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.SessionJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -204,6 +212,13 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Login and registration, each counted per client IP and per account name (accounts/throttles.py).
+    "DEFAULT_THROTTLE_RATES": {
+        "login": _throttle_rate("LOGIN_THROTTLE_RATE"),
+        "register": _throttle_rate("REGISTER_THROTTLE_RATE"),
+    },
+    # Reverse proxies in front of the server whose X-Forwarded-For is trusted for the client IP.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "TopoForge API",
@@ -226,6 +241,21 @@ TOPOFORGE_SESSION_RETENTION_DAYS = env.int("TOPOFORGE_SESSION_RETENTION_DAYS", d
 # The ASGI server checks the database when it starts (off in the test suite, which imports the
 # application without a database of its own).
 TOPOFORGE_STARTUP_CHECK = env.bool("TOPOFORGE_STARTUP_CHECK", default=True)
+
+# --- Alerts ---------------------------------------------------------------------------------
+# Webhook and Slack targets on loopback/private/link-local addresses are refused unless this is
+# set (tests, private deployments). Cloud metadata addresses are refused regardless.
+ALLOW_PRIVATE_WEBHOOKS = env.bool("ALLOW_PRIVATE_WEBHOOKS", default=False)
+ALERT_WORKER_POLL_SECONDS = env.float("ALERT_WORKER_POLL_SECONDS", default=1.0)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="TopoForge <alerts@topoforge.local>")
 
 # --- Internationalisation, static files -----------------------------------------------------
 LANGUAGE_CODE = "en-us"
