@@ -196,7 +196,7 @@ REALTIME_SSE_RATE_WINDOW_SECONDS = env.float("REALTIME_SSE_RATE_WINDOW_SECONDS",
 def _throttle_rate(name, default="10/minute"):
     rate = env.str(name, default=default)
     if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", rate):
-        raise ConfigurationError(f"{name} must look like 10/minute (per second|minute|hour|day), not {rate!r}")
+        raise ConfigurationError(f"{name} must look like 10/minute (or /second, /hour, /day), not {rate!r}")
     return rate
 
 
