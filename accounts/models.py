@@ -2,6 +2,8 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
 
+from accounts import session_cache
+
 
 class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
@@ -49,9 +51,15 @@ class SessionQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True, expires_at__gt=now)
 
     def revoke(self, reason="", now=None):
-        return self.filter(revoked_at__isnull=True).update(
+        """End these sessions; their tokens stop working at once (the session cache is cleared)."""
+        session_ids = list(self.filter(revoked_at__isnull=True).values_list("pk", flat=True))
+        if not session_ids:
+            return 0
+        count = self.model.objects.filter(pk__in=session_ids, revoked_at__isnull=True).update(
             revoked_at=now or timezone.now(), revoked_reason=reason
         )
+        session_cache.forget(session_ids)
+        return count
 
 
 class Session(models.Model):
