@@ -1,7 +1,10 @@
 """One error shape for the whole API: ``{"error": {"code", "message", "fields"}}``.
 
-DRF's handler decides the status; this module only reshapes its body, and turns the few Django
-exceptions DRF leaves alone (a request body that is too large) into the same shape.
+DRF's handler decides the status and headers (``WWW-Authenticate`` on 401, ``Retry-After`` on 429);
+this module only reshapes its body, and turns the few Django exceptions DRF leaves alone (a request
+body that is too large) into the same shape. A 401 always carries one of ``token_missing``,
+``token_invalid``, ``token_expired``, ``token_revoked`` (or the ``error_code`` of the exception,
+e.g. ``invalid_credentials`` from the login view).
 """
 from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions, status
@@ -51,6 +54,17 @@ def _first_code(detail, fallback):
     return getattr(detail, "code", None) or fallback
 
 
+def _auth_code(exc, status_code):
+    """401s without a code of their own: no credentials, or credentials that could not be read."""
+    if status_code != status.HTTP_401_UNAUTHORIZED:
+        return None
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return "token_missing"
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        return "token_invalid"
+    return None
+
+
 def api_exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
@@ -64,7 +78,7 @@ def api_exception_handler(exc, context):
         message = "The request has invalid fields."
         fields = _flatten(detail)
     else:
-        code = getattr(exc, "error_code", None) or _first_code(detail, "error")
+        code = getattr(exc, "error_code", None) or _auth_code(exc, response.status_code) or _first_code(detail, "error")
         message = str(detail.get("detail", detail)) if isinstance(detail, dict) else str(detail)
         fields = getattr(exc, "fields", None) or {}
     response.data = error_body(code, message, fields)
