@@ -1,0 +1,76 @@
+"""Numbers that summarise a persistence diagram, and Betti numbers at a chosen scale.
+
+- total persistence: sum of lifetimes (death - birth);
+- maximum persistence: the longest lifetime (for H0: the widest gap between clusters);
+- persistence entropy: Shannon entropy (nats) of the lifetimes normalised to sum to 1 — low when
+  one feature dominates, high when many features live about as long;
+- landscape norms: the L1 and L2 norms of the whole persistence landscape (Bubenik 2015). The L1
+  norm is exact: the k-th landscapes add up to the sum of the pairs' tent functions, whose
+  integrals are ``lifetime^2 / 4``. The L2 norm is integrated on a grid of the filtration axis.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+LANDSCAPE_GRID = 64
+
+
+def lifetimes(diagram: np.ndarray) -> np.ndarray:
+    if len(diagram) == 0:
+        return np.zeros(0)
+    return np.maximum(diagram[:, 1] - diagram[:, 0], 0.0)
+
+
+def persistence_entropy(life: np.ndarray) -> float:
+    total = float(life.sum())
+    if total <= 0.0:
+        return 0.0
+    p = life[life > 0.0] / total
+    return float(-(p * np.log(p)).sum())
+
+
+def landscape_l2(diagram: np.ndarray) -> float:
+    if len(diagram) == 0:
+        return 0.0
+    births, deaths = diagram[:, 0], diagram[:, 1]
+    lo, hi = float(births.min()), float(deaths.max())
+    if hi <= lo:
+        return 0.0
+    grid = np.linspace(lo, hi, LANDSCAPE_GRID)
+    tents = np.maximum(0.0, np.minimum(grid[None, :] - births[:, None], deaths[:, None] - grid[None, :]))
+    # Sorting the tents at each grid point gives lambda_1 >= lambda_2 >= ...; the L2 norm of the
+    # landscape sums over all of them, so the order does not matter for the sum of squares.
+    step = (hi - lo) / (LANDSCAPE_GRID - 1)
+    return float(np.sqrt((tents * tents).sum() * step))
+
+
+def summarise(diagram: np.ndarray, prefix: str) -> dict[str, float]:
+    life = lifetimes(diagram)
+    return {
+        f"{prefix}_total_persistence": float(life.sum()),
+        f"{prefix}_max_persistence": float(life.max()) if len(life) else 0.0,
+        f"{prefix}_entropy": persistence_entropy(life),
+        f"{prefix}_landscape_l1": float((life * life).sum() / 4.0),
+        f"{prefix}_landscape_l2": landscape_l2(diagram),
+    }
+
+
+def filtration_scale(h0_deaths: np.ndarray, factor: float, quantile: float) -> float:
+    """The scale at which Betti numbers are read: ``factor`` times a high quantile of H0 deaths.
+
+    The H0 deaths are the minimum-spanning-tree edges, i.e. the gaps a neighbour must jump to
+    reach the rest of the cloud. Their 95% quantile is the widest gap *inside* the bulk of the
+    cloud (the top 5% may be the jumps between separate clusters); twice that closes every
+    sampling gap, so noise loops have died, while cluster separations and the holes of loops and
+    voids much larger than the sampling density stay open: those are what the Betti numbers count.
+    Checked on a noisy circle (H0=1, H1=1), two far clusters (H0=2) and a sphere (H2=1).
+    """
+    if len(h0_deaths) == 0:
+        return 0.0
+    return float(factor * np.quantile(h0_deaths, quantile))
+
+
+def betti_at(diagram: np.ndarray, scale: float) -> int:
+    if len(diagram) == 0:
+        return 0
+    return int(np.count_nonzero((diagram[:, 0] <= scale) & (diagram[:, 1] > scale)))
