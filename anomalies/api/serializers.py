@@ -1,0 +1,120 @@
+"""Serializers of the anomalies API.
+
+``AnomalyLogSerializer(instance).data`` is THE JSON of one detection: the list, the detail, the
+export's NDJSON lines and the realtime push all carry exactly this shape.
+"""
+import math
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from anomalies.models import AlertConfig, AnomalyLog
+from anomalies.notification_channels import CHANNEL_TYPES, validate_channels
+from anomalies.tda.severity import severity_for_score
+from topoforge.serializers import ModelSerializer, StringIdField
+
+MAX_DETECTIONS_PER_REQUEST = 1000
+
+
+def _require_finite(value):
+    # DRF's FloatField turns the string "nan" into NaN, which every range validator lets through.
+    if not math.isfinite(value):
+        raise serializers.ValidationError("A finite number is required.")
+    return value
+
+
+def _require_object(value):
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("Expected a JSON object.")
+    return value
+
+
+class AnomalyLogSerializer(ModelSerializer):
+    severity = serializers.ChoiceField(
+        choices=AnomalyLog._meta.get_field("severity").choices,
+        required=False,
+        help_text="low | medium | high | critical. Omitted: derived from `anomaly_score`.",
+    )
+
+    class Meta:
+        model = AnomalyLog
+        fields = [
+            "id",
+            "timestamp",
+            "source_type",
+            "anomaly_score",
+            "is_anomaly",
+            "severity",
+            "betti_h0",
+            "betti_h1",
+            "betti_h2",
+            "event_data",
+            "metadata",
+            "dedup_key",
+            "created_at",
+        ]
+        read_only_fields = ["dedup_key", "created_at"]
+        extra_kwargs = {
+            "anomaly_score": {"help_text": "Calibrated anomaly score in [0, 1]."},
+            "is_anomaly": {"help_text": "Whether the detector flagged this window."},
+            "event_data": {"help_text": "The window's features or raw event summary (a JSON object)."},
+            "metadata": {"help_text": "Free-form JSON object (detector version, parameters, ...)."},
+        }
+
+    def validate_anomaly_score(self, value):
+        return _require_finite(value)
+
+    def validate_event_data(self, value):
+        return _require_object(value)
+
+    def validate_metadata(self, value):
+        return _require_object(value)
+
+    def validate(self, attrs):
+        attrs.setdefault("severity", severity_for_score(attrs["anomaly_score"]))
+        return attrs
+
+
+class NotificationChannelSerializer(serializers.Serializer):
+    """Documentation only: ``validate_channels`` does the validation."""
+
+    type = serializers.ChoiceField(choices=CHANNEL_TYPES)
+    target = serializers.CharField(
+        help_text="An email address, or an https URL that receives a POST (webhook, Slack)."
+    )
+
+
+@extend_schema_field(NotificationChannelSerializer(many=True))
+class NotificationChannelsField(serializers.JSONField):
+    pass
+
+
+class AlertConfigSerializer(ModelSerializer):
+    user = StringIdField(source="user_id", help_text="Owner's id. Always the requesting user on create.")
+    notification_channels = NotificationChannelsField(
+        help_text='List of {"type": "email" | "webhook" | "slack", "target": address or https URL}.'
+    )
+
+    class Meta:
+        model = AlertConfig
+        fields = [
+            "id",
+            "user",
+            "name",
+            "threshold",
+            "notification_channels",
+            "source_type",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = {
+            "threshold": {"help_text": "Alert when a detection's anomaly_score is at least this, in [0, 1]."}
+        }
+
+    def validate_threshold(self, value):
+        return _require_finite(value)
+
+    def validate_notification_channels(self, value):
+        return validate_channels(value)

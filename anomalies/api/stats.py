@@ -1,0 +1,185 @@
+"""Aggregates over a filtered set of detections, computed by the database in three queries.
+
+Only portable ORM aggregates and ``Trunc*`` functions are used (no raw SQL), so the same code runs
+on SQLite, PostgreSQL and MongoDB; Python only assembles the answer and fills empty time buckets.
+"""
+from datetime import timedelta
+
+from django.db.models import Avg, Count, Max, Min, Q
+from django.db.models.functions import TruncDay, TruncHour, TruncMinute
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+
+from anomalies.tda.severity import SEVERITIES
+
+BUCKETS = {
+    "minute": (TruncMinute, timedelta(minutes=1)),
+    "hour": (TruncHour, timedelta(hours=1)),
+    "day": (TruncDay, timedelta(days=1)),
+}
+DEFAULT_BUCKET = "hour"
+MAX_BUCKETS = 10_000
+
+_datetime = serializers.DateTimeField()
+ANOMALOUS = Q(is_anomaly=True)
+
+
+def _iso(value):
+    return None if value is None else _datetime.to_representation(value)
+
+
+def _totals(queryset):
+    return queryset.aggregate(
+        total=Count("pk"),
+        anomalies=Count("pk", filter=ANOMALOUS),
+        mean_score=Avg("anomaly_score"),
+        max_score=Max("anomaly_score"),
+        mean_h0=Avg("betti_h0"),
+        mean_h1=Avg("betti_h1"),
+        mean_h2=Avg("betti_h2"),
+        first=Min("timestamp"),
+        last=Max("timestamp"),
+        **{f"severity_{name}": Count("pk", filter=Q(severity=name)) for name in SEVERITIES},
+    )
+
+
+def _by_source(queryset):
+    rows = (
+        queryset.values("source_type")
+        .annotate(total=Count("pk"), anomalies=Count("pk", filter=ANOMALOUS))
+        .order_by("-total", "source_type")
+    )
+    return [
+        {"source_type": row["source_type"], "total": row["total"], "anomalies": row["anomalies"]}
+        for row in rows
+    ]
+
+
+def _series(queryset, bucket, first, last):
+    """One entry per bucket from the first to the last detection, empty buckets included."""
+    if first is None:
+        return []
+    trunc, width = BUCKETS[bucket]
+    floor = _floor(first, bucket)
+    buckets = int((_floor(last, bucket) - floor) / width) + 1
+    if buckets > MAX_BUCKETS:
+        raise ValidationError(
+            {
+                "bucket": [
+                    f"{buckets} {bucket} buckets exceed the limit of {MAX_BUCKETS}; "
+                    "narrow start_date/end_date or use a wider bucket."
+                ]
+            }
+        )
+    rows = (
+        queryset.annotate(bucket_start=trunc("timestamp"))
+        .values("bucket_start")
+        .annotate(
+            total=Count("pk"),
+            anomalies=Count("pk", filter=ANOMALOUS),
+            mean_score=Avg("anomaly_score"),
+            max_score=Max("anomaly_score"),
+        )
+        .order_by("bucket_start")
+    )
+    found = {row["bucket_start"]: row for row in rows}
+    series = []
+    for index in range(buckets):
+        start = floor + index * width
+        row = found.get(start, {})
+        series.append(
+            {
+                "start": _iso(start),
+                "total": row.get("total", 0),
+                "anomalies": row.get("anomalies", 0),
+                "mean_score": row.get("mean_score"),
+                "max_score": row.get("max_score"),
+            }
+        )
+    return series
+
+
+def _floor(moment, bucket):
+    if bucket == "minute":
+        return moment.replace(second=0, microsecond=0)
+    if bucket == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def compute_stats(queryset, bucket=DEFAULT_BUCKET):
+    queryset = queryset.order_by()  # an ORDER BY only slows aggregates down
+    totals = _totals(queryset)
+    total = totals["total"]
+    return {
+        "total": total,
+        "anomalies": totals["anomalies"],
+        "anomaly_rate": totals["anomalies"] / total if total else 0.0,
+        "first_timestamp": _iso(totals["first"]),
+        "last_timestamp": _iso(totals["last"]),
+        "mean_score": totals["mean_score"],
+        "max_score": totals["max_score"],
+        "mean_betti": {
+            "h0": totals["mean_h0"],
+            "h1": totals["mean_h1"],
+            "h2": totals["mean_h2"],
+        },
+        "by_source": _by_source(queryset),
+        "by_severity": {name: totals[f"severity_{name}"] for name in SEVERITIES},
+        "bucket": bucket,
+        "series": _series(queryset, bucket, totals["first"], totals["last"]),
+    }
+
+
+class BucketSerializer(serializers.Serializer):
+    bucket = serializers.ChoiceField(
+        choices=list(BUCKETS),
+        default=DEFAULT_BUCKET,
+        help_text=f"Width of the time-series buckets (UTC). At most {MAX_BUCKETS} buckets.",
+    )
+
+
+class SeriesPointSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="Start of the bucket (inclusive), UTC.")
+    total = serializers.IntegerField()
+    anomalies = serializers.IntegerField()
+    mean_score = serializers.FloatField(allow_null=True)
+    max_score = serializers.FloatField(allow_null=True)
+
+
+class SourceCountSerializer(serializers.Serializer):
+    source_type = serializers.CharField()
+    total = serializers.IntegerField()
+    anomalies = serializers.IntegerField()
+
+
+class MeanBettiSerializer(serializers.Serializer):
+    h0 = serializers.FloatField(allow_null=True)
+    h1 = serializers.FloatField(allow_null=True)
+    h2 = serializers.FloatField(allow_null=True)
+
+
+class SeverityCountSerializer(serializers.Serializer):
+    low = serializers.IntegerField()
+    medium = serializers.IntegerField()
+    high = serializers.IntegerField()
+    critical = serializers.IntegerField()
+
+
+class StatsSerializer(serializers.Serializer):
+    """Documentation of the stats answer (the view returns ``compute_stats`` as is)."""
+
+    total = serializers.IntegerField()
+    anomalies = serializers.IntegerField()
+    anomaly_rate = serializers.FloatField(help_text="anomalies / total; 0 when there is nothing.")
+    first_timestamp = serializers.DateTimeField(allow_null=True)
+    last_timestamp = serializers.DateTimeField(allow_null=True)
+    mean_score = serializers.FloatField(allow_null=True)
+    max_score = serializers.FloatField(allow_null=True)
+    mean_betti = MeanBettiSerializer()
+    by_source = SourceCountSerializer(many=True, help_text="Most frequent source first.")
+    by_severity = SeverityCountSerializer()
+    bucket = serializers.ChoiceField(choices=list(BUCKETS))
+    series = SeriesPointSerializer(
+        many=True, help_text="Every bucket from the first to the last detection; empty ones have 0."
+    )
