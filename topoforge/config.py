@@ -55,15 +55,17 @@ def is_mongodb(database: dict) -> bool:
 
 def describe_database(database: dict) -> str:
     """Engine, host and name of a database for logs: never the password."""
-    engine = database["ENGINE"].rsplit(".", 1)[-1]
+    if is_mongodb(database):
+        engine = "mongodb"
+    else:
+        engine = database["ENGINE"].rsplit(".", 1)[-1]
     if engine == "sqlite3":
         return f"sqlite {database['NAME']}"
     host = database.get("HOST") or "localhost"
-    if "://" in host:  # a MongoDB URI: drop credentials and query string
-        parts = urlsplit(host)
-        host = parts.hostname or host
-        if parts.port:
-            host = f"{host}:{parts.port}"
+    if "://" in host:
+        # A MongoDB URI: keep its host list (a replica set has several, "a:27017,b:27017"),
+        # drop the credentials before the last "@", the path and the query string.
+        host = urlsplit(host).netloc.rsplit("@", 1)[-1] or "localhost"
     elif database.get("PORT"):
         host = f"{host}:{database['PORT']}"
     return f"{engine} {host}/{database['NAME']}"

@@ -84,8 +84,10 @@ class Command(BaseCommand):
                 elif field.db_index:
                     declared += 1
                     if (field.column,) not in indexed_columns | unique_columns:
-                        with connection.schema_editor() as editor:
-                            name = editor._create_index_name(meta.db_table, [field.column])
+                        # The name Django itself gives a field's index, so later migrations find it.
+                        name = connection.schema_editor()._create_index_name(
+                            meta.db_table, [field.column]
+                        )
                         missing.append(models.Index(fields=[field.name], name=name))
             for index in missing:
                 with connection.schema_editor() as editor:
