@@ -238,3 +238,27 @@ class Feedback(models.Model):
 
     def __str__(self):
         return f"{self.label} by {self.user or 'a deleted user'}"
+
+
+class IngestedEvent(models.Model):
+    """An event pushed to ``POST /api/events``, waiting for ``manage.py detect --source http``.
+
+    A durable inbox: the API only validates and stores, so a push never waits for detection and
+    survives restarts of either side. The detector reads rows in id order and deletes them
+    once its checkpoint past them is stored.
+    """
+
+    stream = models.CharField(max_length=64, help_text="Which detector reads it (--stream).")
+    event_time = models.DateTimeField(help_text="The event's own time, UTC (its bucket).")
+    value = models.FloatField(null=True, blank=True)
+    key = models.CharField(max_length=200, blank=True)
+    type = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["stream", "id"], name="ingestedevent_stream_id")]
+
+    def __str__(self):
+        return f"{self.stream} event at {self.event_time:%Y-%m-%d %H:%M:%S}"
