@@ -238,6 +238,16 @@ TOPOFORGE_VERSION = __version__
 TOPOFORGE_CONTACT = env.str("TOPOFORGE_CONTACT", default="admin@topoforge.com")
 TOPOFORGE_ANOMALY_RETENTION_DAYS = env.int("TOPOFORGE_ANOMALY_RETENTION_DAYS", default=90)
 TOPOFORGE_SESSION_RETENTION_DAYS = env.int("TOPOFORGE_SESSION_RETENTION_DAYS", default=7)
+
+# --- Streams and the detection pipeline (manage.py detect) ----------------------------------
+TOPOFORGE_WIKIPEDIA_URL = env.str(
+    "TOPOFORGE_WIKIPEDIA_URL", default="https://stream.wikimedia.org/v2/stream/recentchange"
+)
+TOPOFORGE_NDJSON_BEARER_TOKEN = env.str("TOPOFORGE_NDJSON_BEARER_TOKEN", default="")
+TOPOFORGE_BUCKET_SECONDS = env.float("TOPOFORGE_BUCKET_SECONDS", default=10.0)
+TOPOFORGE_ALLOWED_LATENESS_SECONDS = env.float("TOPOFORGE_ALLOWED_LATENESS_SECONDS", default=5.0)
+TOPOFORGE_STORE_QUEUE_SIZE = env.int("TOPOFORGE_STORE_QUEUE_SIZE", default=1000)
+TOPOFORGE_JOURNAL_DIR = env.str("TOPOFORGE_JOURNAL_DIR", default=str(VAR_DIR / "journal"))
 # The ASGI server checks the database when it starts (off in the test suite, which imports the
 # application without a database of its own).
 TOPOFORGE_STARTUP_CHECK = env.bool("TOPOFORGE_STARTUP_CHECK", default=True)
