@@ -247,7 +247,7 @@ TOPOFORGE_NDJSON_BEARER_TOKEN = env.str("TOPOFORGE_NDJSON_BEARER_TOKEN", default
 TOPOFORGE_BUCKET_SECONDS = env.float("TOPOFORGE_BUCKET_SECONDS", default=10.0)
 TOPOFORGE_ALLOWED_LATENESS_SECONDS = env.float("TOPOFORGE_ALLOWED_LATENESS_SECONDS", default=5.0)
 TOPOFORGE_STORE_QUEUE_SIZE = env.int("TOPOFORGE_STORE_QUEUE_SIZE", default=1000)
-TOPOFORGE_JOURNAL_DIR = env.str("TOPOFORGE_JOURNAL_DIR", default=str(VAR_DIR / "journal"))
+TOPOFORGE_JOURNAL_DIR = env.str("TOPOFORGE_JOURNAL_DIR", default="") or str(VAR_DIR / "journal")
 # The ASGI server checks the database when it starts (off in the test suite, which imports the
 # application without a database of its own).
 TOPOFORGE_STARTUP_CHECK = env.bool("TOPOFORGE_STARTUP_CHECK", default=True)
