@@ -18,12 +18,11 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
 
-# The pipeline evaluates one point per bucket, so persistence is recomputed at every bucket.
-PIPELINE_DETECTOR_DEFAULTS = {"stride": 1}
-
-
 def detector_config(overrides=None):
-    return DetectorConfig.from_dict({**PIPELINE_DETECTOR_DEFAULTS, **(overrides or {})})
+    """The engine's defaults with ``overrides`` (a dict, e.g. from --detector-config)."""
+    if not isinstance(overrides or {}, dict):
+        raise ValueError("detector settings must be a JSON object")
+    return DetectorConfig.from_dict(dict(overrides or {}))
 
 
 def dedup_key(source_key, window_start):

@@ -219,7 +219,10 @@ class DetectionStore:
         if checkpoint is not None:
             self.stats.checkpoints += 1
             if self.on_checkpoint_stored is not None:
-                self.on_checkpoint_stored(checkpoint["last_event_id"])
+                try:
+                    self.on_checkpoint_stored(checkpoint["last_event_id"])
+                except Exception:  # housekeeping only: the checkpoint itself is stored
+                    logger.exception("store %s: after-checkpoint hook failed", self.source_key)
         if new_rows:
             announce(new_rows)
 

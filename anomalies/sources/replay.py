@@ -83,8 +83,8 @@ class ReplaySource(Source):
                 return
             if number <= skip:
                 continue
-            self.last_event_id = str(number)
             if event is None:
+                self.last_event_id = str(number)
                 self.stats["malformed"] += 1
                 continue
             if self.speed:
@@ -95,5 +95,6 @@ class ReplaySource(Source):
                     due = wall_start + (moment - first_time) / self.speed
                     if not self.sleep(due - time.monotonic()):
                         return
+            self.last_event_id = str(number)  # only now: a stop while waiting must not skip it
             self.stats["events"] += 1
             yield event
