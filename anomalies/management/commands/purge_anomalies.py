@@ -5,6 +5,7 @@ a deleted detection goes with it (its foreign key cascades).
 """
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -36,5 +37,9 @@ class Command(BaseCommand):
             logs += per_model.pop(AnomalyLog._meta.label, 0)
             for label, count in per_model.items():
                 related[label] = related.get(label, 0) + count
-        extra = "".join(f", {count} {label}" for label, count in sorted(related.items()) if count)
-        self.stdout.write(f"Deleted {logs} anomaly logs {when}{extra}")
+        extra = ", ".join(
+            f"{count} {apps.get_model(label)._meta.verbose_name_plural}"
+            for label, count in sorted(related.items())
+            if count
+        )
+        self.stdout.write(f"Deleted {logs} anomaly logs {when}" + (f", with {extra}" if extra else ""))

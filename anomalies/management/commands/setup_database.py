@@ -13,7 +13,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from accounts.models import Role
@@ -118,9 +118,10 @@ class Command(BaseCommand):
             return
         password = configured or secrets.token_urlsafe(18)
         try:
-            User.objects.db_manager(database).create_superuser(
-                ADMIN_USERNAME, ADMIN_EMAIL, password, role=Role.ADMIN
-            )
+            with transaction.atomic(using=database):  # a clash must not spoil an outer transaction
+                User.objects.db_manager(database).create_superuser(
+                    ADMIN_USERNAME, ADMIN_EMAIL, password, role=Role.ADMIN
+                )
         except IntegrityError:
             existing = User.objects.using(database).filter(username=ADMIN_USERNAME).first()
             if existing is None:  # the e-mail address, not the name, is taken
