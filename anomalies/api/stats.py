@@ -10,6 +10,7 @@ from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
+from anomalies.feedback import FeedbackSummarySerializer, feedback_summary
 from anomalies.tda.severity import SEVERITIES
 
 BUCKETS = {
@@ -128,6 +129,7 @@ def compute_stats(queryset, bucket=DEFAULT_BUCKET):
         "by_severity": {name: totals[f"severity_{name}"] for name in SEVERITIES},
         "bucket": bucket,
         "series": _series(queryset, bucket, totals["first"], totals["last"]),
+        "feedback": feedback_summary(queryset),
     }
 
 
@@ -183,3 +185,4 @@ class StatsSerializer(serializers.Serializer):
     series = SeriesPointSerializer(
         many=True, help_text="Every bucket from the first to the last detection; empty ones have 0."
     )
+    feedback = FeedbackSummarySerializer(help_text="Precision as judged by people's feedback.")
