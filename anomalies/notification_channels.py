@@ -3,7 +3,8 @@
 A channel is ``{"type": "email" | "webhook" | "slack", "target": ...}``: an email address, or an
 https URL that will receive a POST. Plain http is accepted only for loopback hosts and only when
 DEBUG is on, so a local test receiver works in development while production never sends alert
-contents in clear text.
+contents in clear text. URL targets must also pass the SSRF guard (``anomalies.alerts.ssrf``):
+loopback, private, link-local and metadata addresses are refused unless ALLOW_PRIVATE_WEBHOOKS.
 """
 import ipaddress
 from urllib.parse import urlsplit
@@ -12,6 +13,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator, validate_email
 from rest_framework.exceptions import ValidationError
+
+from anomalies.alerts.ssrf import save_time_error
 
 CHANNEL_TYPES = ("email", "webhook", "slack")
 URL_CHANNEL_TYPES = ("webhook", "slack")
@@ -75,7 +78,7 @@ def _validate_channel(item):
             errors["target"] = ["Enter a valid email address."]
     elif channel_type in URL_CHANNEL_TYPES:
         target = target.strip()
-        problem = _url_error(target)
+        problem = _url_error(target) or save_time_error(target)
         if problem:
             errors["target"] = [problem]
     return {"type": channel_type, "target": target}, errors

@@ -113,3 +113,44 @@ def test_send_connects_to_the_vetted_address_not_a_second_lookup(viewer, receive
     assert AlertDelivery.objects.get().status == DeliveryStatus.SENT
     [request] = receiver.requests
     assert request.headers["Host"] == f"hooks.example.com:{receiver.port}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://localhost/hook",
+        "https://10.0.0.8/hook",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::1]/hook",
+        "https://[fd00:ec2::254]/",
+    ],
+)
+def test_saving_a_config_with_a_forbidden_target_is_400(client_for, viewer, settings, target):
+    settings.ALLOW_PRIVATE_WEBHOOKS = False
+    body = {
+        "name": "x",
+        "threshold": 0.5,
+        "notification_channels": [
+            {"type": "email", "target": "a@example.com"},
+            {"type": "slack", "target": target},
+        ],
+    }
+    response = client_for(viewer).post("/api/alerts/configs", body, format="json")
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert list(fields) == ["notification_channels[1].target"]
+    assert "address" in fields["notification_channels[1].target"][0]
+    assert not viewer.alert_configs.exists()
+
+
+@pytest.mark.django_db
+def test_saving_a_private_target_is_allowed_with_allow_private_webhooks(client_for, viewer, settings):
+    settings.ALLOW_PRIVATE_WEBHOOKS = True
+    body = {
+        "threshold": 0.5,
+        "notification_channels": [{"type": "webhook", "target": "https://10.0.0.8/hook"}],
+    }
+    response = client_for(viewer).post("/api/alerts/configs", body, format="json")
+    assert response.status_code == 201
+    assert viewer.alert_configs.get().notification_channels[0]["target"] == "https://10.0.0.8/hook"
