@@ -5,7 +5,7 @@ from rest_framework import generics
 
 from accounts.permissions import IsSelfOrAdmin, has_role
 from accounts.models import Role
-from anomalies.api import openapi
+from topoforge import openapi
 from anomalies.api.pagination import PagePagination
 from anomalies.api.serializers import AlertConfigSerializer
 from anomalies.models import AlertConfig

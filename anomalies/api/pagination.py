@@ -126,8 +126,11 @@ class Cursor:
         """The cursor in ``token`` for a listing sorted by ``ordering``; 400 if it is not one."""
         invalid = ValidationError({"cursor": ["Invalid cursor."]})
         try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            payload = json.loads(raw)
+            payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            if payload["o"] != ordering:
+                raise ValidationError(
+                    {"cursor": ["This cursor belongs to another ordering; start again without it."]}
+                )
             field = model._meta.get_field(ordering.lstrip("-"))
             value = field.to_python(payload["v"])
             pk = model._meta.pk.to_python(payload["id"])
@@ -136,10 +139,6 @@ class Cursor:
             raise invalid from None
         if not isinstance(backwards, bool) or value is None or pk is None:
             raise invalid
-        if payload.get("o") != ordering:
-            raise ValidationError(
-                {"cursor": ["This cursor belongs to another ordering; start again without it."]}
-            )
         return cls(ordering, value, pk, backwards)
 
 

@@ -14,6 +14,7 @@ from anomalies.tda.severity import severity_for_score
 from topoforge.serializers import ModelSerializer, StringIdField
 
 MAX_DETECTIONS_PER_REQUEST = 1000
+MAX_BETTI = 2**31 - 1  # PostgreSQL's integer: larger values would fail in the database
 
 
 def _require_finite(value):
@@ -59,6 +60,7 @@ class AnomalyLogSerializer(ModelSerializer):
             "is_anomaly": {"help_text": "Whether the detector flagged this window."},
             "event_data": {"help_text": "The window's features or raw event summary (a JSON object)."},
             "metadata": {"help_text": "Free-form JSON object (detector version, parameters, ...)."},
+            **{f"betti_h{k}": {"max_value": MAX_BETTI} for k in range(3)},
         }
 
     def validate_anomaly_score(self, value):

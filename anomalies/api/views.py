@@ -15,7 +15,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.permissions import IsAdminRole
-from anomalies.api import openapi
+from topoforge import openapi
 from anomalies.api.bulk import store_detections
 from anomalies.api.export import COLUMNS, FORMATS, export_filename, export_response
 from anomalies.api.filters import AnomalyLogFilter, ordered
