@@ -50,7 +50,7 @@
     tr.appendChild(node("td", {}, d.source_type));
     var score = node("td"), wrap = node("div", { class: "score" }), bar = node("span", { class: "score-bar" });
     var fill = node("i"); fill.style.width = Math.round(d.anomaly_score * 100) + "%";
-    bar.appendChild(fill); wrap.appendChild(bar); wrap.appendChild(node("span", {}, fmt(d.anomaly_score, 3)));
+    bar.appendChild(fill); wrap.appendChild(bar); wrap.appendChild(node("span", {}, fmt(d.anomaly_score, 4)));
     score.appendChild(wrap); tr.appendChild(score);
     tr.appendChild(node("td", {}, String(d.betti_h0)));
     tr.appendChild(node("td", {}, String(d.betti_h1)));
@@ -162,7 +162,7 @@
     if (!points.length) {
       box.appendChild(node("p", { class: "empty" }, "This detection carries no persistence diagram."));
     } else {
-      var size = 340, pad = 34, span = size - 2 * pad;
+      var size = 340, pad = 44, span = size - 2 * pad;
       var hi = Math.max.apply(null, points.map(function (p) { return Math.max(p.b, p.d); }));
       var lo = Math.min(0, Math.min.apply(null, points.map(function (p) { return p.b; })));
       if (hi <= lo) hi = lo + 1;
@@ -179,7 +179,7 @@
       root.appendChild(svg("line", { class: "axis", x1: pad, y1: size - pad, x2: size - pad, y2: size - pad }));
       root.appendChild(svg("line", { class: "axis", x1: pad, y1: pad, x2: pad, y2: size - pad }));
       root.appendChild(svg("line", { class: "diag", x1: sx(lo), y1: sy(lo), x2: sx(hi), y2: sy(hi) }));
-      root.appendChild(svg("text", { x: size / 2, y: size - 4, "text-anchor": "middle" }, "birth"));
+      root.appendChild(svg("text", { x: size / 2, y: size - 10, "text-anchor": "middle" }, "birth"));
       root.appendChild(svg("text", { x: 10, y: size / 2, transform: "rotate(-90 10 " + size / 2 + ")", "text-anchor": "middle" }, "death"));
       points.forEach(function (p) {
         var c = svg("circle", { class: "pt-" + p.dim, cx: sx(p.b), cy: sy(p.d), r: 4, "fill-opacity": 0.8 });
