@@ -15,7 +15,14 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError as APIValidationError
 
-from anomalies.models import AlertConfig, AnomalyLog, DetectorCheckpoint
+from anomalies.models import (
+    AlertConfig,
+    AlertDelivery,
+    AnomalyLog,
+    DeliveryStatus,
+    DetectorCheckpoint,
+    Feedback,
+)
 from anomalies.notification_channels import validate_channels
 
 # OWASP's list: = + - @ start a formula; tab and carriage return can smuggle one in.
@@ -152,6 +159,55 @@ class DetectorCheckpointAdmin(admin.ModelAdmin):
     list_display = ("source_key", "updated_at", "last_event_id")
     search_fields = ("source_key", "last_event_id")
     date_hierarchy = "updated_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(admin.ModelAdmin):
+    """Read-only history of notifications; "Retry now" sends failed or waiting ones again."""
+
+    list_display = (
+        "created_at", "config", "channel_type", "kind", "status", "attempts", "detection_count",
+        "next_attempt_at", "sent_at",
+    )
+    list_filter = ("status", "kind", "config")
+    list_select_related = ("config",)
+    search_fields = ("config__name", "last_error")
+    date_hierarchy = "created_at"
+    actions = ["retry_now"]
+
+    @admin.display(description="channel")
+    def channel_type(self, delivery):
+        return delivery.channel.get("type", "?")
+
+    @admin.action(description="Retry selected deliveries now", permissions=["view"])
+    def retry_now(self, request, queryset):
+        retried = queryset.exclude(status=DeliveryStatus.SENT).update(
+            status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now()
+        )
+        self.message_user(request, f"{retried} deliveries will be retried by the alert worker.")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    """Read-only: feedback is a history of who said what; the API records it."""
+
+    list_display = ("created_at", "anomaly", "label", "user")
+    list_filter = ("label",)
+    list_select_related = ("anomaly", "user")
+    search_fields = ("user__username", "anomaly__source_type")
+    date_hierarchy = "created_at"
 
     def has_add_permission(self, request):
         return False

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Session
-from anomalies.models import AlertConfig, AnomalyLog, DetectorCheckpoint
+from anomalies.models import AlertConfig, AlertDelivery, AnomalyLog, DetectorCheckpoint, Feedback
 
 pytestmark = pytest.mark.django_db
 
@@ -45,12 +45,25 @@ def _checkpoint(owner):
     )
 
 
+def _alert_delivery(owner):
+    return AlertDelivery.objects.create(
+        config=_alert_config(owner), channel={"type": "email", "target": "ops@example.com"},
+        status="failed", attempts=3, last_error="SMTP down", detection_count=2, max_score=0.99,
+    )
+
+
+def _feedback(owner):
+    return Feedback.objects.create(anomaly=_anomaly_log(owner), user=owner, label="not_anomaly")
+
+
 # label -> function(admin user) returning one saved object of that model.
 SAMPLES = {
     "accounts.user": lambda owner: owner,
     "accounts.session": _session,
     "anomalies.anomalylog": _anomaly_log,
     "anomalies.alertconfig": _alert_config,
+    "anomalies.alertdelivery": _alert_delivery,
+    "anomalies.feedback": _feedback,
     "anomalies.detectorcheckpoint": _checkpoint,
     "auth.group": lambda owner: Group.objects.create(name="operators"),
 }
