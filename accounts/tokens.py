@@ -8,6 +8,7 @@ a refresh token presented after it was rotated ends the whole session (someone e
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -45,6 +46,7 @@ class TokenPair:
     access_expires_at: datetime
     refresh_expires_at: datetime
     session: Session
+    token_type: ClassVar[str] = "Bearer"
 
 
 def decode(raw_token, token_class):

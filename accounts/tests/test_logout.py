@@ -14,6 +14,17 @@ pytestmark = pytest.mark.django_db
 ME = "/api/auth/me"
 
 
+@pytest.fixture
+def memory_cache(settings):
+    """A frozen clock moves the expiry of an in-process cache, not of a Redis server."""
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()  # a memory cache outlives the test that filled it
+    yield
+    cache.clear()
+
+
 def test_logout_revokes_access_and_refresh_token(api_client, viewer, login_pair, bearer_client):
     pair = login_pair(viewer)
     client = bearer_client(pair.access)
@@ -73,7 +84,7 @@ def test_revoking_elsewhere_is_immediate_through_a_warm_cache(viewer, login_pair
 
 
 def test_a_revocation_that_bypasses_the_cache_holds_within_five_seconds(
-    viewer, login_pair, bearer_client
+    viewer, login_pair, bearer_client, memory_cache
 ):
     """The upper bound when nobody clears the entry (a raw UPDATE): the cache TTL."""
     with freeze_time("2026-03-01 12:00:00") as clock:
@@ -88,7 +99,7 @@ def test_a_revocation_that_bypasses_the_cache_holds_within_five_seconds(
         assert not session_is_active(pair.session.pk)
 
 
-def test_requests_mark_the_session_used(viewer, login_pair, bearer_client):
+def test_requests_mark_the_session_used(viewer, login_pair, bearer_client, memory_cache):
     with freeze_time("2026-03-01 12:00:00") as clock:
         pair = login_pair(viewer)
         bearer_client(pair.access).get(ME)
@@ -110,3 +121,17 @@ def test_session_is_active_is_false_for_unknown_and_expired_sessions(viewer, log
         clock.tick(timedelta(days=7, seconds=1))
 
         assert not session_is_active(pair.session.pk)
+
+
+@pytest.mark.redis
+def test_session_checks_are_cached_in_redis_for_at_most_five_seconds(viewer, login_pair, bearer_client):
+    from django.core.cache import cache
+
+    pair = login_pair(viewer)
+    bearer_client(pair.access).get(ME)
+    client = cache._cache.get_client()
+    key = cache.make_key(f"accounts:session:{pair.session.pk}")
+
+    assert 0 < client.ttl(key) <= 5
+    Session.objects.filter(pk=pair.session.pk).revoke("logout")
+    assert client.exists(key) == 0
