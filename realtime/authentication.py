@@ -1,5 +1,6 @@
 """``?ticket=`` authentication for the SSE stream (EventSource cannot send headers)."""
 from django.contrib.auth import get_user_model
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -29,3 +30,13 @@ class TicketAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+class TicketScheme(OpenApiAuthenticationExtension):
+    """``?ticket=`` from POST /api/realtime/ticket (single use, short-lived)."""
+
+    target_class = "realtime.authentication.TicketAuthentication"
+    name = "ticketAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "query", "name": "ticket"}
