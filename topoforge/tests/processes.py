@@ -1,0 +1,45 @@
+"""Run ``manage.py`` and servers in child processes with a controlled environment.
+
+Settings are read once per process, so checks of start-up behaviour (a missing SECRET_KEY, the
+MongoDB settings, an unreachable database) run in a child process with exactly the variables
+under test.
+"""
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Variables that choose the database or the admin password; tests set the ones they need.
+_DATABASE_VARIABLES = ("DATABASE_URL", "MONGODB_URI", "DATABASE_NAME", "TOPOFORGE_ADMIN_PASSWORD")
+
+
+def child_env(**variables):
+    """This process's environment without database settings, plus ``variables``.
+
+    A value of None removes the variable.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in _DATABASE_VARIABLES}
+    env.setdefault("SECRET_KEY", "insecure-key-for-tests-only")
+    env["PYTHONUNBUFFERED"] = "1"
+    for name, value in variables.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def manage(*args, timeout=120, **variables):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO, env=child_env(**variables), capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
