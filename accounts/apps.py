@@ -6,5 +6,5 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
-        # Registers the OpenAPI description of SessionJWTAuthentication with drf-spectacular.
-        from topoforge import openapi  # noqa: F401
+        from accounts import checks  # noqa: F401  (registers the system checks)
+        from topoforge import openapi  # noqa: F401  (registers SessionJWTAuthentication's scheme)

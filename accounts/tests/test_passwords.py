@@ -44,3 +44,4 @@ def test_password_change_stores_a_bcrypt_cost_12_hash(make_user, login_pair, bea
     user.refresh_from_db()
     assert user.password.startswith(BCRYPT_COST_12)
     assert user.check_password("a brand new passphrase")
+

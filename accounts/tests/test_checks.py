@@ -1,0 +1,14 @@
+"""System checks of the accounts settings."""
+from accounts.checks import check_jwt_secret_length
+
+
+def test_a_short_jwt_secret_is_flagged(settings):
+    settings.JWT_SECRET = "too-short"
+
+    assert [warning.id for warning in check_jwt_secret_length(None)] == ["accounts.W001"]
+
+
+def test_a_32_byte_jwt_secret_passes(settings):
+    settings.JWT_SECRET = "x" * 32
+
+    assert check_jwt_secret_length(None) == []
