@@ -91,8 +91,11 @@ class WikimediaSource(Source):
     def _connection(self, client):
         """Yield the events of one connection; return the delay before the next one.
 
-        A clean end of stream (the server's periodic close) returns 0: reconnect at once.
+        A clean end of stream (the server's periodic close) after some events returns 0:
+        reconnect at once. A connection that ends without delivering anything backs off, so a
+        misbehaving server is not hammered.
         """
+        delivered = 0
         try:
             with connect_sse(client, "GET", self.url, headers=self._headers()) as source:
                 self._response = source.response
@@ -107,6 +110,8 @@ class WikimediaSource(Source):
                     return self.backoff.next_delay()
                 self.stats["connections"] += 1
                 for sse in source.iter_sse():
+                    if self.stopped:
+                        return 0  # nothing after a stop: the saved id must match what was used
                     if sse.event == "error":
                         self.stats["stream_errors"] += 1
                         logger.warning("wikimedia: error event %s", sse.data[:300])
@@ -121,8 +126,9 @@ class WikimediaSource(Source):
                     self.backoff.reset()
                     self.rate_limited_backoff.reset()
                     self.stats["events"] += 1
+                    delivered += 1
                     yield event
-            return 0
+            return 0 if delivered else self.backoff.next_delay()
         except (httpx.HTTPError, SSEError) as exc:
             if self.stopped:
                 return 0
