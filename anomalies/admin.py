@@ -1,20 +1,16 @@
 """Admin for detections, alert rules and detector checkpoints.
 
 Detections can be exported as CSV from the change list (the selected rows, or all rows of the
-current filter with "select all"). Cells are made safe for spreadsheets: text starting with a
-formula character gets a leading apostrophe, so a crafted ``source_type`` or event can never run
-as a formula in Excel or LibreOffice.
+current filter with "select all"), in the format of ``GET /api/anomalies/export``: cells are made
+safe for spreadsheets (text starting with a formula character gets a leading apostrophe), so a
+crafted ``source_type`` or event can never run as a formula in Excel or LibreOffice.
 """
-import csv
-import json
-from datetime import timezone as dt_timezone
-
 from django import forms
 from django.contrib import admin
-from django.http import StreamingHttpResponse
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError as APIValidationError
 
+from anomalies.api.export import export_response
 from anomalies.models import (
     AlertConfig,
     AlertDelivery,
@@ -24,44 +20,6 @@ from anomalies.models import (
     Feedback,
 )
 from anomalies.notification_channels import validate_channels
-
-# OWASP's list: = + - @ start a formula; tab and carriage return can smuggle one in.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-CSV_COLUMNS = (
-    "id", "timestamp", "source_type", "anomaly_score", "is_anomaly", "severity",
-    "betti_h0", "betti_h1", "betti_h2", "feedback_label", "event_data", "metadata",
-    "dedup_key", "created_at",
-)
-
-
-def spreadsheet_safe(value):
-    """A CSV cell that a spreadsheet shows as text, never evaluates as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def _iso(moment):
-    return moment.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def anomaly_csv_row(log):
-    values = {
-        "id": str(log.pk),
-        "timestamp": _iso(log.timestamp),
-        "created_at": _iso(log.created_at),
-        "event_data": json.dumps(log.event_data, ensure_ascii=False, sort_keys=True),
-        "metadata": json.dumps(log.metadata, ensure_ascii=False, sort_keys=True),
-    }
-    return [spreadsheet_safe(values.get(column, getattr(log, column))) for column in CSV_COLUMNS]
-
-
-class _Echo:
-    """A file-like object whose write returns the line, for streaming ``csv.writer`` output."""
-
-    def write(self, value):
-        return value
 
 
 @admin.register(AnomalyLog)
@@ -87,23 +45,11 @@ class AnomalyLogAdmin(admin.ModelAdmin):
 
     @admin.action(description="Download selected detections as CSV", permissions=["view"])
     def download_csv(self, request, queryset):
-        writer = csv.writer(_Echo())
-        rows = (
-            anomaly_csv_row(log)
-            for log in queryset.order_by("timestamp", "pk").iterator(chunk_size=2000)
-        )
-        lines = (writer.writerow(row) for row in rows)
-        response = StreamingHttpResponse(
-            _prepend(writer.writerow(CSV_COLUMNS), lines), content_type="text/csv; charset=utf-8"
-        )
+        """The export endpoint's CSV (same columns, formula-safe cells), oldest first."""
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-        response["Content-Disposition"] = f'attachment; filename="anomalies-{stamp}.csv"'
-        return response
-
-
-def _prepend(first, rest):
-    yield first
-    yield from rest
+        return export_response(
+            request, queryset.order_by("timestamp", "pk"), "csv", f"anomalies-selected-{stamp}.csv"
+        )
 
 
 def _channel_messages(detail, prefix=""):
