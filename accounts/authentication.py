@@ -60,7 +60,7 @@ def authenticate_access_token(raw_token):
         raise TokenExpired("The session has expired; log in again.")
     user = get_user_model().objects.filter(pk=session.user_id).first()
     if user is None or not user.is_active:
-        raise TokenRevoked("This account is disabled.")
+        raise TokenRevoked("This account has been deleted or disabled.")
     return user, session
 
 
