@@ -135,12 +135,12 @@ def _read_jsonl(path):
 class RecentChangeGenerator:
     """An endless, reproducible stream of ``(arrival_time, event)`` pairs, in arrival order."""
 
-    def __init__(self, *, start, seed=0, anomalies=(), model=None, canaries=True):
+    def __init__(self, *, start, seed=0, anomalies=(), model=None, canaries_per_hour=CANARIES_PER_HOUR):
         self.start = float(start)
         self.rng = random.Random(seed)
         self.model = model or SampleModel.from_samples()
         self.anomalies = sorted(anomalies, key=lambda a: a.start)
-        self.canaries = canaries
+        self.canary_rate = canaries_per_hour / 3600.0
         self._offset = 1_000_000_000
         self._rcid = 1_700_000_000
         self._revision = 1_200_000_000
@@ -153,7 +153,7 @@ class RecentChangeGenerator:
         """Arrivals in order; every event's meta.dt lags its arrival by a few seconds."""
         rng = self.rng
         second = self.start
-        next_canary = self.start + rng.expovariate(CANARIES_PER_HOUR / 3600.0)
+        next_canary = self.start + rng.expovariate(self.canary_rate) if self.canary_rate else math.inf
         while True:
             batch = []
             arrival = second + rng.expovariate(self.rate(second) / EVENTS_PER_ARRIVAL)
@@ -164,9 +164,9 @@ class RecentChangeGenerator:
                     batch.append((arrival, self._event(arrival)))
                 arrival += rng.expovariate(self.rate(second) / EVENTS_PER_ARRIVAL)
             batch.extend(self._anomalous(second))
-            if self.canaries and next_canary < second + 1.0:
+            if next_canary < second + 1.0:
                 batch.append((next_canary, self._canary(next_canary)))
-                next_canary += rng.expovariate(CANARIES_PER_HOUR / 3600.0)
+                next_canary += rng.expovariate(self.canary_rate)
             batch.sort(key=lambda item: item[0])
             for arrival, event in batch:
                 self._offset += 1
