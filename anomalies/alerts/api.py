@@ -133,6 +133,7 @@ def _own_config(request, config_id):
 )
 class AlertConfigTestView(generics.GenericAPIView):
     serializer_class = AlertDeliverySerializer
+    queryset = AlertConfig.objects.none()  # for the schema; _own_config scopes to the user
 
     def post(self, request, id):
         config = _own_config(request, id)
@@ -165,6 +166,7 @@ class AlertSecretSerializer(serializers.Serializer):
 )
 class AlertConfigSecretView(generics.GenericAPIView):
     serializer_class = AlertSecretSerializer
+    queryset = AlertConfig.objects.none()  # for the schema; _own_config scopes to the user
 
     def post(self, request, id):
         config = _own_config(request, id)

@@ -7,7 +7,7 @@ from accounts.permissions import IsSelfOrAdmin, has_role
 from accounts.models import Role
 from topoforge import openapi
 from anomalies.api.pagination import PagePagination
-from anomalies.api.serializers import AlertConfigSerializer
+from anomalies.api.serializers import AlertConfigCreatedSerializer, AlertConfigSerializer
 from anomalies.models import AlertConfig
 
 ID_PARAMETER = OpenApiParameter(
@@ -41,11 +41,17 @@ class AlertConfigQueryMixin:
         summary="Create an alert configuration",
         description="Owned by the requesting user. `threshold` in [0, 1]; channels are email "
         "addresses or https URLs (http only to loopback when DEBUG is on).",
-        responses={201: AlertConfigSerializer, **WRITE_ERRORS},
+        responses={201: AlertConfigCreatedSerializer, **WRITE_ERRORS},
     ),
 )
 class AlertConfigListCreateView(AlertConfigQueryMixin, generics.ListCreateAPIView):
     pagination_class = PagePagination
+
+    def get_serializer_class(self):
+        """A create answers with the signing secret, the only time it is ever shown."""
+        if self.request.method == "POST":
+            return AlertConfigCreatedSerializer
+        return AlertConfigSerializer
 
     def perform_create(self, serializer):
         serializer.save(user=self.request.user)

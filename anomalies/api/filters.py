@@ -9,7 +9,7 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 
-from anomalies.models import AnomalyLog, Severity
+from anomalies.models import AnomalyLog, FeedbackLabel, Severity
 
 ORDERINGS = ("-timestamp", "timestamp", "-anomaly_score", "anomaly_score")
 DEFAULT_ORDERING = "-timestamp"
@@ -102,6 +102,13 @@ class AnomalyLogFilter(django_filters.FilterSet):
         max_value=1,
         help_text="Inclusive upper bound of anomaly_score, in [0, 1].",
     )
+    feedback_label = django_filters.ChoiceFilter(
+        field_name="feedback_label",
+        choices=[*FeedbackLabel.choices, ("none", "No feedback yet")],
+        method="filter_feedback_label",
+        help_text="Current feedback label: anomaly, expected, not_anomaly, new_trend, or `none` "
+        "for detections nobody has judged yet.",
+    )
     ordering = django_filters.ChoiceFilter(
         choices=[(value, value) for value in ORDERINGS],
         method="order",
@@ -112,6 +119,9 @@ class AnomalyLogFilter(django_filters.FilterSet):
         model = AnomalyLog
         fields = []
         form = AnomalyFilterForm
+
+    def filter_feedback_label(self, queryset, name, value):
+        return queryset.filter(feedback_label="" if value == "none" else value)
 
     def order(self, queryset, name, value):
         return ordered(queryset, value)

@@ -14,6 +14,7 @@ from anomalies.tda.severity import severity_for_score
 from topoforge.serializers import ModelSerializer, StringIdField
 
 MAX_DETECTIONS_PER_REQUEST = 1000
+MAX_ALERT_COOLDOWN_SECONDS = 7 * 24 * 3600
 MAX_BETTI = 2**31 - 1  # PostgreSQL's integer: larger values would fail in the database
 
 
@@ -107,12 +108,20 @@ class AlertConfigSerializer(ModelSerializer):
             "notification_channels",
             "source_type",
             "is_active",
+            "cooldown_seconds",
+            "last_alert_at",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
+        read_only_fields = ["last_alert_at", "created_at", "updated_at"]
         extra_kwargs = {
-            "threshold": {"help_text": "Alert when a detection's anomaly_score is at least this, in [0, 1]."}
+            "threshold": {"help_text": "Alert when a detection's anomaly_score is at least this, in [0, 1]."},
+            "cooldown_seconds": {
+                "max_value": MAX_ALERT_COOLDOWN_SECONDS,
+                "help_text": "At most one alert per this many seconds (default 600); detections in "
+                "between are folded into the next alert with their count.",
+            },
+            "last_alert_at": {"help_text": "When the latest alert was sent or is scheduled."},
         }
 
     def validate_threshold(self, value):
@@ -120,3 +129,16 @@ class AlertConfigSerializer(ModelSerializer):
 
     def validate_notification_channels(self, value):
         return validate_channels(value)
+
+
+class AlertConfigCreatedSerializer(AlertConfigSerializer):
+    """The answer to a create: the configuration plus its webhook signing secret, shown once."""
+
+    secret = serializers.CharField(
+        read_only=True,
+        help_text="Key of the X-TopoForge-Signature HMAC-SHA256 of webhooks. Shown only in this "
+        "answer; rotate it with POST /api/alerts/configs/{id}/secret.",
+    )
+
+    class Meta(AlertConfigSerializer.Meta):
+        fields = AlertConfigSerializer.Meta.fields + ["secret"]

@@ -137,3 +137,39 @@ def test_rotating_the_secret_returns_a_new_one_and_signs_with_it(client_for, vie
     assert AlertConfig.objects.get(pk=config.pk).secret == new
     assert client_for(other_viewer).post(f"/api/alerts/configs/{config.pk}/secret").status_code == 404
     assert AlertConfig.objects.get(pk=config.pk).secret == new
+
+
+def test_secret_is_shown_once_on_create_and_never_listed(client_for, viewer):
+    client = client_for(viewer)
+    body = {"name": "cpu", "threshold": 0.7, "notification_channels": EMAIL, "cooldown_seconds": 120}
+
+    created = client.post("/api/alerts/configs", body, format="json")
+
+    assert created.status_code == 201
+    config = AlertConfig.objects.get()
+    assert created.json()["secret"] == config.secret and len(config.secret) == 64
+    assert created.json()["cooldown_seconds"] == 120 and config.cooldown_seconds == 120
+    detail = client.get(f"/api/alerts/configs/{config.pk}").json()
+    assert "secret" not in detail and detail["cooldown_seconds"] == 120
+    assert "secret" not in client.get("/api/alerts/configs").json()["results"][0]
+    patched = client.patch(f"/api/alerts/configs/{config.pk}", {"secret": "mine"}, format="json")
+    assert patched.status_code == 200 and "secret" not in patched.json()
+    assert AlertConfig.objects.get().secret == config.secret
+
+
+def test_secrets_differ_between_configs_and_cooldown_defaults_to_ten_minutes(client_for, viewer):
+    client = client_for(viewer)
+    body = {"threshold": 0.7, "notification_channels": EMAIL}
+    first = client.post("/api/alerts/configs", body, format="json").json()
+    second = client.post("/api/alerts/configs", body, format="json").json()
+    assert first["secret"] != second["secret"]
+    assert first["cooldown_seconds"] == 600
+
+
+@pytest.mark.parametrize("cooldown", [-1, 7 * 24 * 3600 + 1, "soon"])
+def test_invalid_cooldown_is_400_naming_the_field(client_for, viewer, cooldown):
+    body = {"threshold": 0.7, "notification_channels": EMAIL, "cooldown_seconds": cooldown}
+    response = client_for(viewer).post("/api/alerts/configs", body, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["cooldown_seconds"]
+    assert AlertConfig.objects.count() == 0
