@@ -31,4 +31,8 @@ cat <<INFO
     login:     $LOGIN
 
 INFO
-exec .venv/bin/daphne -b "$HOST" -p "$PORT" topoforge.asgi:application
+# The alert worker sends notifications (email, webhooks, Slack) beside the server; it stops with it.
+.venv/bin/python manage.py alert_worker &
+ALERT_WORKER_PID=$!
+trap 'kill "$ALERT_WORKER_PID" 2>/dev/null || true' EXIT
+.venv/bin/daphne -b "$HOST" -p "$PORT" topoforge.asgi:application
