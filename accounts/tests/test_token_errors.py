@@ -119,11 +119,13 @@ def test_a_token_without_a_session_is_token_invalid(viewer, login_pair, bearer_c
     assert_401(bearer_client(forged(payload)).get(ME), "token_invalid")
 
 
-def test_a_signed_token_naming_a_session_that_never_existed_is_token_revoked(
+def test_a_signed_token_naming_a_deleted_session_is_token_revoked(
     viewer, login_pair, bearer_client
 ):
     payload = claims(login_pair(viewer).access)
-    payload["sid"] = "987654"
+    gone = login_pair(viewer).session
+    payload["sid"] = str(gone.pk)
+    gone.delete()
 
     assert_401(bearer_client(forged(payload)).get(ME), "token_revoked")
 
