@@ -45,6 +45,9 @@ ROWS = [
     Row("GET", "/api/anomalies/export?format=ndjson", 401, 200, 200, 200),
     Row("GET", "/api/anomalies/{anomaly_id}", 401, 200, 200, 200),
     Row("DELETE", "/api/anomalies/{anomaly_id}", 401, 403, 403, 204),
+    # Feedback: every signed-in user labels detections and reads their history.
+    Row("POST", "/api/anomalies/{anomaly_id}/feedback", 401, 201, 201, 201, {"label": "anomaly"}),
+    Row("GET", "/api/anomalies/{anomaly_id}/feedback", 401, 200, 200, 200),
     # Alert configurations: your own (others' are 404, not 403); an admin's reach is everyone's.
     Row("GET", "/api/alerts/configs", 401, 200, 200, 200),
     Row("POST", "/api/alerts/configs", 401, 201, 201, 201, ALERT_CONFIG),
@@ -52,4 +55,9 @@ ROWS = [
     Row("PUT", "/api/alerts/configs/{alert_config_id}", 401, 200, 404, 200, ALERT_CONFIG),
     Row("PATCH", "/api/alerts/configs/{alert_config_id}", 401, 200, 404, 200, {"threshold": 0.5}),
     Row("DELETE", "/api/alerts/configs/{alert_config_id}", 401, 204, 404, 204),
+    Row("POST", "/api/alerts/configs/{alert_config_id}/test", 401, 201, 404, 201),
+    Row("POST", "/api/alerts/configs/{alert_config_id}/secret", 401, 200, 404, 200),
+    # Deliveries: of your own configs; an admin sees all.
+    Row("GET", "/api/alerts/deliveries", 401, 200, 200, 200),
+    Row("GET", "/api/alerts/deliveries?status=failed", 401, 200, 200, 200),
 ]
