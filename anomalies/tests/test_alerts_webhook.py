@@ -188,3 +188,23 @@ def test_slack_receives_incoming_webhook_format(viewer, receiver):
     assert "2 detection(s) reached the threshold 0.80" in message["blocks"][1]["text"]["text"]
     assert "X-TopoForge-Signature" not in request.headers
     assert AlertDelivery.objects.get().status == DeliveryStatus.SENT
+
+
+def test_detection_posted_to_the_api_reaches_the_webhook(client_for, admin, viewer, receiver,
+                                                          django_capture_on_commit_callbacks):
+    """End to end: POST /api/anomalies stores, the matcher queues, the worker delivers."""
+    config = make_config(viewer, [{"type": "webhook", "target": receiver.url()}], threshold=0.9)
+    detections = [
+        {"timestamp": "2024-03-01T12:00:00Z", "source_type": "ndjson", "anomaly_score": score}
+        for score in (0.5, 0.93, 0.97)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(admin).post("/api/anomalies", detections, format="json")
+    assert response.status_code == 201
+
+    assert run_worker() == 1
+    [request] = receiver.requests
+    body = json.loads(request.body)
+    assert body["config"]["id"] == str(config.pk)
+    assert body["detection_count"] == 2 and body["max_score"] == 0.97
+    assert body["detection"]["id"] == response.json()[2]["id"]
