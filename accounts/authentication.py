@@ -8,6 +8,7 @@ a logout, a password change or a deactivated account takes effect at once.
 ``request.auth`` is the ``accounts.Session`` of the token. The realtime WebSocket and SSE code
 calls ``authenticate_access_token`` and ``session_is_active`` directly.
 """
+
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model

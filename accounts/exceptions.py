@@ -4,6 +4,7 @@ They are DRF ``AuthenticationFailed`` errors, so a view that raises one answers 
 ``WWW-Authenticate`` header and the shared error shape; the realtime consumers catch
 ``TokenError`` and read ``error_code`` to close a socket with the same reason.
 """
+
 from rest_framework.exceptions import AuthenticationFailed
 
 

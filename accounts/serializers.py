@@ -4,6 +4,7 @@ Who may change what (role and is_active are the admin's) is decided in the views
 validate values: unique usernames and emails (case-insensitively), Django's password validators,
 the current password before a new one.
 """
+
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError

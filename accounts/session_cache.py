@@ -4,6 +4,7 @@ An entry lives at most ``SESSION_CACHE_SECONDS``; revoking a session deletes its
 the revocation immediate in every process sharing the cache (Redis) and in the revoking process
 otherwise (the per-process memory cache), and effective everywhere within the TTL in any case.
 """
+
 from django.core.cache import cache
 
 SESSION_CACHE_SECONDS = 5

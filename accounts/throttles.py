@@ -6,6 +6,7 @@ guesses cannot slip past the limit the way DRF's read-modify-write history can. 
 ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (``login``, ``register``; set from the environment),
 read at request time. A refused request answers 429 with ``Retry-After``.
 """
+
 import hashlib
 import time
 from collections.abc import Mapping
@@ -83,7 +84,9 @@ class AccountThrottle(FixedWindowThrottle):
     def identities(self, request):
         data = request.data if isinstance(request.data, Mapping) else {}
         values = (data.get(field) for field in self.fields)
-        return [self.canonical(v.strip().lower()) for v in values if isinstance(v, str) and v.strip()]
+        return [
+            self.canonical(v.strip().lower()) for v in values if isinstance(v, str) and v.strip()
+        ]
 
     def canonical(self, name):
         return name
@@ -119,3 +122,19 @@ class RegisterIPThrottle(IPThrottle):
 class RegisterAccountThrottle(AccountThrottle):
     scope = "register"
     fields = ("username", "email")
+
+
+class PasswordCheckThrottle(FixedWindowThrottle):
+    """Guesses of the current password in a password change count like login attempts.
+
+    Otherwise a stolen access token would allow unlimited guesses at the account's password.
+    """
+
+    scope = "login"
+    kind = "password-change"
+
+    def identities(self, request):
+        data = request.data if isinstance(request.data, Mapping) else {}
+        if "current_password" not in data or not request.user.is_authenticated:
+            return []
+        return [f"user:{request.user.pk}"]

@@ -5,6 +5,7 @@ SimpleJWT encodes and verifies the tokens (HS256 with JWT_SECRET); revocation li
 of its one valid refresh token, so rotating a refresh token is a compare-and-swap on that jti, and
 a refresh token presented after it was rotated ends the whole session (someone else holds a copy).
 """
+
 import logging
 from dataclasses import dataclass
 from datetime import datetime

@@ -1,4 +1,5 @@
 """The auth endpoints (/api/auth/...) and user management (/api/users...)."""
+
 import ipaddress
 
 from django.contrib.auth import authenticate, get_user_model, logout, update_session_auth_hash
@@ -183,6 +184,7 @@ class LogoutView(APIView):
 
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_classes = [throttles.PasswordCheckThrottle]
     http_method_names = ["get", "patch", "options"]
 
     @extend_schema(
@@ -197,9 +199,16 @@ class MeView(APIView):
         tags=["auth"],
         summary="Change your email, name or password",
         description="A new password needs `current_password`; it ends your other sessions and "
-        "keeps this one. `role` and `is_active` are not yours to change here.",
+        "keeps this one. `role` and `is_active` are not yours to change here. Attempts with "
+        "`current_password` are throttled like logins.",
         request=serializers.MeSerializer,
-        responses={200: serializers.UserSerializer, 400: BAD_REQUEST, 401: UNAUTHENTICATED},
+        responses={
+            200: serializers.UserSerializer,
+            400: BAD_REQUEST,
+            401: UNAUTHENTICATED,
+            429: THROTTLED,
+        },
+        parameters=[RETRY_AFTER],
     )
     def patch(self, request):
         serializer = serializers.MeSerializer(request.user, data=request.data, partial=True)
@@ -360,4 +369,3 @@ class UserDetailView(generics.RetrieveUpdateDestroyAPIView):
             raise PermissionDenied("You cannot delete your own account.")
         user.sessions.revoke("user_deleted")
         user.delete()
-

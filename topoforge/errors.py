@@ -78,7 +78,11 @@ def api_exception_handler(exc, context):
         message = "The request has invalid fields."
         fields = _flatten(detail)
     else:
-        code = getattr(exc, "error_code", None) or _auth_code(exc, response.status_code) or _first_code(detail, "error")
+        code = (
+            getattr(exc, "error_code", None)
+            or _auth_code(exc, response.status_code)
+            or _first_code(detail, "error")
+        )
         message = str(detail.get("detail", detail)) if isinstance(detail, dict) else str(detail)
         fields = getattr(exc, "fields", None) or {}
     response.data = error_body(code, message, fields)

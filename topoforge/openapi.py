@@ -5,6 +5,7 @@ Document an endpoint's errors with these so the schema shows the one shape the A
 
     @extend_schema(tags=["anomalies"], summary="...", responses={200: Thing, **READ_ERRORS})
 """
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes

@@ -1,4 +1,5 @@
 """Fixtures of the accounts tests: fast password hashing, tokens, authenticated clients."""
+
 import pytest
 from rest_framework.test import APIClient
 

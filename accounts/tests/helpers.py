@@ -1,4 +1,5 @@
 """Small helpers shared by the accounts tests."""
+
 import jwt
 from django.conf import settings
 

@@ -34,6 +34,7 @@ Every (row, caller) pair is a test of its own in a fresh database, so a DELETE t
 the admin never disturbs the viewer's case. Users are made by the root conftest's fixtures (alice
 is the admin, victor the viewer, olga the other viewer; password "correct horse battery staple").
 """
+
 from typing import Any, NamedTuple
 
 PASSWORD = "correct horse battery staple"

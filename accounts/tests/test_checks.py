@@ -1,4 +1,5 @@
 """System checks of the accounts settings."""
+
 from accounts.checks import check_jwt_secret_length
 
 

@@ -1,4 +1,5 @@
 """POST /api/auth/login: a session and its token pair, with the agreed claims and lifetimes."""
+
 from datetime import timedelta
 
 import pytest
@@ -27,7 +28,11 @@ def test_login_returns_a_token_pair_and_stores_the_session(api_client, viewer):
     assert response.status_code == 200
     body = response.json()
     session = Session.objects.get()
-    assert (session.user, session.user_agent, session.ip_address) == (viewer, "curl/8.5", "192.0.2.7")
+    assert (session.user, session.user_agent, session.ip_address) == (
+        viewer,
+        "curl/8.5",
+        "192.0.2.7",
+    )
     assert session.revoked_at is None
     assert body["session_id"] == str(session.pk)
     assert body["token_type"] == "Bearer"
@@ -49,7 +54,11 @@ def test_access_token_carries_the_agreed_claims(api_client, viewer):
     access = claims(body["access"])
     assert set(access) == {"user_id", "username", "role", "sid", "jti", "token_type", "exp", "iat"}
     assert access["user_id"] == str(viewer.pk)
-    assert (access["username"], access["role"], access["token_type"]) == ("victor", "viewer", "access")
+    assert (access["username"], access["role"], access["token_type"]) == (
+        "victor",
+        "viewer",
+        "access",
+    )
     assert access["sid"] == body["session_id"]
     assert access["jti"] != claims(body["refresh"])["jti"]
 
@@ -87,7 +96,9 @@ def test_access_token_never_outlives_its_session(api_client, viewer, settings):
     assert claims(body["access"])["exp"] == claims(body["refresh"])["exp"]
 
 
-@pytest.mark.parametrize("identity", [{"username": "Victor@Example.com"}, {"email": "victor@example.com"}])
+@pytest.mark.parametrize(
+    "identity", [{"username": "Victor@Example.com"}, {"email": "victor@example.com"}]
+)
 def test_login_with_the_email_address(api_client, viewer, identity):
     response = login(api_client, **identity)
 

@@ -1,4 +1,5 @@
 """Logging out ends the session: its access and refresh tokens both stop working at once."""
+
 from datetime import timedelta
 
 import pytest
@@ -126,7 +127,9 @@ def test_session_is_active_is_false_for_unknown_and_expired_sessions(viewer, log
 
 
 @pytest.mark.redis
-def test_session_checks_are_cached_in_redis_for_at_most_five_seconds(viewer, login_pair, bearer_client):
+def test_session_checks_are_cached_in_redis_for_at_most_five_seconds(
+    viewer, login_pair, bearer_client
+):
     from django.core.cache import cache
 
     pair = login_pair(viewer)

@@ -1,4 +1,5 @@
 """GET/PATCH /api/auth/me: your profile, and a password change that ends your other sessions."""
+
 import pytest
 
 from accounts.models import Session
@@ -16,7 +17,11 @@ def test_me_shows_your_account(viewer, login_pair, bearer_client):
     assert response.status_code == 200
     body = response.json()
     assert body["id"] == str(viewer.pk)
-    assert (body["username"], body["email"], body["role"]) == ("victor", "victor@example.com", "viewer")
+    assert (body["username"], body["email"], body["role"]) == (
+        "victor",
+        "victor@example.com",
+        "viewer",
+    )
     assert body["created_at"].endswith("Z")
     assert "password" not in body
 

@@ -1,4 +1,5 @@
 """The auth and users endpoints are documented: tag, summary, request, responses and errors."""
+
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 

@@ -1,9 +1,9 @@
 """Stored password hashes are bcrypt (cost 12), whichever way the password was set."""
+
 import pytest
 from django.contrib.auth import get_user_model
 
 import topoforge.settings as project_settings
-
 from accounts.tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -44,4 +44,3 @@ def test_password_change_stores_a_bcrypt_cost_12_hash(make_user, login_pair, bea
     user.refresh_from_db()
     assert user.password.startswith(BCRYPT_COST_12)
     assert user.check_password("a brand new passphrase")
-

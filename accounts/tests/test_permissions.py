@@ -1,4 +1,5 @@
 """The reusable permission pieces: require_role (through real token auth) and IsSelfOrAdmin."""
+
 from types import SimpleNamespace
 
 import pytest

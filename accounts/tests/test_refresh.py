@@ -1,4 +1,5 @@
 """POST /api/auth/refresh rotates the pair; a refresh token works once, reuse ends the session."""
+
 from datetime import timedelta
 
 import pytest
@@ -17,7 +18,9 @@ def refresh(client, token):
     return client.post("/api/auth/refresh", {"refresh": token}, format="json")
 
 
-def test_refresh_rotates_the_pair_and_keeps_the_session(api_client, viewer, login_pair, bearer_client):
+def test_refresh_rotates_the_pair_and_keeps_the_session(
+    api_client, viewer, login_pair, bearer_client
+):
     pair = login_pair(viewer)
 
     response = refresh(api_client, pair.refresh)
@@ -50,7 +53,9 @@ def test_rotated_refresh_token_stops_working_and_its_reuse_kills_the_new_tokens(
     assert error_code(bearer_client(pair.access).get(ME)) == "token_revoked"
 
 
-def test_reuse_ends_only_the_session_of_the_stolen_token(api_client, viewer, login_pair, bearer_client):
+def test_reuse_ends_only_the_session_of_the_stolen_token(
+    api_client, viewer, login_pair, bearer_client
+):
     stolen, other = login_pair(viewer), login_pair(viewer)
     refresh(api_client, stolen.refresh)
 

@@ -1,4 +1,5 @@
 """POST /api/auth/register: a new viewer, or a 400 naming the field."""
+
 import pytest
 from django.contrib.auth import get_user_model
 

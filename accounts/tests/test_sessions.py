@@ -1,4 +1,5 @@
 """GET /api/auth/sessions and DELETE /api/auth/sessions/{id}: your own sessions only."""
+
 import pytest
 
 from accounts.models import Session

@@ -1,4 +1,5 @@
 """Login and registration are rate limited per client IP and per account name."""
+
 import os
 
 import pytest
@@ -89,7 +90,9 @@ def test_x_forwarded_for_is_ignored_without_trusted_proxies(api_client, rates):
     assert_throttled(login(api_client, username="u9", HTTP_X_FORWARDED_FOR="10.0.0.99"))
 
 
-def test_the_client_ip_comes_from_the_trusted_proxy_when_configured(api_client, viewer, rates, settings):
+def test_the_client_ip_comes_from_the_trusted_proxy_when_configured(
+    api_client, viewer, rates, settings
+):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     rates(login="3/minute")
     for attempt in range(3):
@@ -124,7 +127,9 @@ def test_registration_is_limited_per_name_across_ips(api_client, rates):
     rates(register="2/minute")
     body = {"username": "taken", "email": "taken@example.com", "password": "short"}
     for attempt in range(2):
-        api_client.post("/api/auth/register", body, format="json", REMOTE_ADDR=f"198.51.100.{attempt}")
+        api_client.post(
+            "/api/auth/register", body, format="json", REMOTE_ADDR=f"198.51.100.{attempt}"
+        )
 
     response = api_client.post("/api/auth/register", body, format="json", REMOTE_ADDR="203.0.113.1")
 
@@ -146,7 +151,8 @@ def test_login_and_registration_count_separately(api_client, viewer, rates):
 
 
 @pytest.mark.parametrize(
-    "rate, parsed", [("10/minute", (10, 60)), ("5/s", (5, 1)), ("100/hour", (100, 3600)), ("1/day", (1, 86400))]
+    "rate, parsed",
+    [("10/minute", (10, 60)), ("5/s", (5, 1)), ("100/hour", (100, 3600)), ("1/day", (1, 86400))],
 )
 def test_rates_are_parsed_like_drf(rate, parsed):
     assert parse_rate(rate) == parsed
@@ -171,3 +177,20 @@ def test_counters_live_in_redis_where_every_process_sees_them(api_client, rates)
 
     assert len(keys) == 1
     assert_throttled(login(api_client))
+
+
+def test_guessing_the_current_password_is_limited_like_logins(
+    viewer, login_pair, bearer_client, rates
+):
+    rates(login="3/minute")
+    client = bearer_client(login_pair(viewer).access)
+    guess = {"current_password": "guess", "new_password": "a brand new passphrase"}
+    for _ in range(3):
+        assert client.patch("/api/auth/me", guess, format="json").status_code == 400
+
+    assert_throttled(
+        client.patch("/api/auth/me", {**guess, "current_password": PASSWORD}, format="json")
+    )
+    viewer.refresh_from_db()
+    assert viewer.check_password(PASSWORD)
+    assert client.patch("/api/auth/me", {"first_name": "V"}, format="json").status_code == 200

@@ -1,4 +1,5 @@
 """Every bad token answers 401 with the code that says why, never a 500 or a 403."""
+
 import base64
 import json
 from datetime import timedelta
@@ -94,7 +95,9 @@ def test_wrong_secret_is_token_invalid(viewer, login_pair, bearer_client):
     assert_401(bearer_client(token).get(ME), "token_invalid")
 
 
-def test_another_algorithm_with_the_right_secret_is_token_invalid(viewer, login_pair, bearer_client):
+def test_another_algorithm_with_the_right_secret_is_token_invalid(
+    viewer, login_pair, bearer_client
+):
     payload = claims(login_pair(viewer).access)
 
     assert_401(bearer_client(forged(payload, algorithm="HS512")).get(ME), "token_invalid")

@@ -1,4 +1,5 @@
 """/api/users: admins manage everyone; a viewer sees and edits only their own profile."""
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -147,9 +148,7 @@ def test_deactivating_a_user_ends_their_sessions(admin, viewer, login_pair, bear
     assert error_code(bearer_client(victim.access).get("/api/auth/me")) == "token_revoked"
 
 
-@pytest.mark.parametrize(
-    "field, value", [("role", "viewer"), ("is_active", False)]
-)
+@pytest.mark.parametrize("field, value", [("role", "viewer"), ("is_active", False)])
 def test_an_admin_cannot_demote_or_deactivate_themself(admin, as_user, field, value):
     response = as_user(admin).patch(f"/api/users/{admin.pk}", {field: value}, format="json")
 
@@ -159,7 +158,9 @@ def test_an_admin_cannot_demote_or_deactivate_themself(admin, as_user, field, va
     assert (admin.role, admin.is_active) == ("admin", True)
 
 
-def test_an_admin_deletes_a_user_and_their_sessions_end(admin, viewer, login_pair, bearer_client, as_user):
+def test_an_admin_deletes_a_user_and_their_sessions_end(
+    admin, viewer, login_pair, bearer_client, as_user
+):
     victim = login_pair(viewer)
     assert bearer_client(victim.access).get("/api/auth/me").status_code == 200
 

@@ -4,6 +4,7 @@ The rows live beside each app in ``<app>/tests/permission_rows.py`` (the format 
 the top of ``accounts/tests/permission_rows.py``). The endpoints come from Django's URL resolver,
 so a new endpoint without a row fails ``test_every_api_endpoint_has_a_row``.
 """
+
 import importlib
 import importlib.util
 import re
@@ -45,7 +46,9 @@ def collect():
         rows += [Row(*row) for row in getattr(module, "ROWS", [])]
         for name, builder in getattr(module, "PATH_PARAMS", {}).items():
             if name in builders:
-                raise ValueError(f"path placeholder {{{name}}} is defined twice ({module.__name__})")
+                raise ValueError(
+                    f"path placeholder {{{name}}} is defined twice ({module.__name__})"
+                )
             builders[name] = builder
     return rows, builders
 
