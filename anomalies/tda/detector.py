@@ -1,19 +1,30 @@
 """The streaming detector: one observation in, one :class:`Detection` out."""
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
+from scipy.spatial.distance import pdist
 
 from .embedding import choose_delay, delay_embed, max_delay_for
 from .normalise import OnlineNormaliser
 from .persistence import h0_diagram, higher_diagrams
-from .scoring import AlarmGate, FeatureBaseline, combined_tail, log_features, two_sided_tail
+from .scoring import (
+    AlarmGate,
+    FeatureBaseline,
+    TailCalibrator,
+    combined_tail,
+    log_features,
+    surprise,
+    two_sided_tail,
+)
 from .severity import severity_for_score
 from .summaries import betti_at, filtration_scale, summarise
 
 STATE_VERSION = 1
+
+
+SCORE_FEATURE_SETS = ("all", "topology", "residual")
 
 
 @dataclass
@@ -25,12 +36,15 @@ class DetectorConfig:
     embedding_delay: int = 0  # Takens delay in rows; 0 = automatic (autocorrelation < 1/e)
     delay_sample: int = 96  # rows observed before the automatic delay is fixed
     maxdim: int = 1  # highest homology dimension (1, or 2 for voids)
-    stride: int = 4  # persistence is recomputed every `stride` rows
+    h1_stride: int = 4  # H1/H2 are recomputed every `h1_stride` rows (H0 on every row)
     normaliser_span: int = 2000  # memory (rows) of the online mean/variance
-    baseline_span: int = 500  # memory (persistence computations) of the feature baseline
-    baseline_min: int = 16  # persistence computations before the score is trusted
+    baseline_span: int = 500  # memory (rows) of the feature baseline
+    baseline_min: int = 32  # rows of features before deviations are trusted
+    calibration_span: int = 2000  # memory (rows) of the surprise calibration
+    calibration_min: int = 64  # surprises seen before the score leaves warm-up
+    score_features: str = "all"  # "all", "topology" (ablation) or "residual" (ablation)
     threshold: float = 0.999  # score >= threshold -> is_anomaly
-    quiet_period: int = 64  # rows after an alarm during which weaker alarms are damped
+    quiet_period: int = 64  # rows after an alarm during which the score is damped
     quiet_damping: float = 0.5  # factor applied to the score during the quiet period
     betti_scale_factor: float = 2.0  # Betti numbers read at factor * quantile of H0 deaths
     betti_scale_quantile: float = 0.95
@@ -52,10 +66,13 @@ class DetectorConfig:
         )
         need(self.delay_sample >= self.window, "delay_sample must be at least window")
         need(self.maxdim in (0, 1, 2), "maxdim must be 0, 1 or 2")
-        need(self.stride >= 1, "stride must be at least 1")
+        need(self.h1_stride >= 1, "h1_stride must be at least 1")
         need(self.normaliser_span >= 1, "normaliser_span must be at least 1")
         need(self.baseline_span >= 2, "baseline_span must be at least 2")
         need(self.baseline_min >= 2, "baseline_min must be at least 2")
+        need(self.calibration_span >= 2, "calibration_span must be at least 2")
+        need(self.calibration_min >= 2, "calibration_min must be at least 2")
+        need(self.score_features in SCORE_FEATURE_SETS, f"score_features must be one of {SCORE_FEATURE_SETS}")
         need(0.0 < self.threshold <= 1.0, "threshold must be in (0, 1]")
         need(self.quiet_period >= 0, "quiet_period must be 0 or positive")
         need(0.0 <= self.quiet_damping <= 1.0, "quiet_damping must be in [0, 1]")
@@ -91,41 +108,50 @@ class Detection:
         return asdict(self)
 
 
-@dataclass
-class _Topology:
-    """What the last persistence computation found; reused until the next one."""
+H0_FEATURES = ("h0_total_persistence", "h0_max_persistence", "h0_entropy", "h0_newest_persistence")
+HIGHER_FEATURES = ("total_persistence", "max_persistence", "landscape_l2")
+RESIDUAL_FEATURES = ("value_deviation", "step_deviation")
 
-    betti: tuple = (0, 0, 0)
+
+@dataclass
+class _Higher:
+    """The last H1/H2 computation; reused (for display) until the next one."""
+
+    diagrams: list = field(default_factory=list)
     summaries: dict = field(default_factory=dict)
-    diagram: dict = field(default_factory=lambda: {"h0": [], "h1": [], "h2": []})
-    tail: float = 1.0
 
 
 class Detector:
     def __init__(self, config: DetectorConfig | None = None):
         self.config = config or DetectorConfig()
+        config = self.config
         self.rows = 0
         self.dim: int | None = None  # 1 for a scalar stream, else the feature-vector length
         self.scalar = True
-        self.delay = self.config.embedding_delay or None
+        self.delay = config.embedding_delay or None
         self.delay_history: list[float] = []
         self.buffer: np.ndarray | None = None
         self.head = 0  # next write position in the circular buffer
         self.normaliser: OnlineNormaliser | None = None
-        self.baseline: FeatureBaseline | None = None
-        self.gate = AlarmGate(self.config.threshold, self.config.quiet_period, self.config.quiet_damping)
-        self.topology = _Topology()
-        self.score = 0.0
+        self.previous: np.ndarray | None = None
+        self.row_baseline: FeatureBaseline | None = None  # H0 + residual features, every row
+        self.higher_baseline: FeatureBaseline | None = None  # H1/H2 features, every h1_stride rows
+        self.calibrator = TailCalibrator(config.calibration_span)
+        self.gate = AlarmGate(config.threshold, config.quiet_period, config.quiet_damping)
+        self.higher = _Higher()
 
     # -- the stream -------------------------------------------------------------------------
 
     def update(self, timestamp: float, value) -> Detection:
         x = self._observation(value)
         config = self.config
-        scale = self.normaliser.scale()  # the past's scale: a jump is not absorbed by itself
+        # The past's location and scale: a jump is measured against them, not absorbed by itself.
+        mean, scale = self.normaliser.mean.copy(), self.normaliser.scale()
+        residual = self._residual(x, mean, scale)
         self.buffer[self.head] = x
         self.head = (self.head + 1) % config.window
         self.normaliser.update(x)
+        self.previous = x
         self.rows += 1
         if self.delay is None:
             self.delay_history.append(float(x[0]))
@@ -134,25 +160,9 @@ class Detector:
                     np.asarray(self.delay_history), max_delay_for(config.window, config.embedding_dim)
                 )
                 self.delay_history = []
-
-        ready = self.delay is not None and self.rows >= config.window
-        if ready and (self.rows - config.window) % config.stride == 0:
-            self._recompute(scale)
-        warming_up = self.baseline is None or self.baseline.count < config.baseline_min
-        score = 0.0 if warming_up else self.score
-        is_anomaly = (not warming_up) and score >= config.threshold
-        return Detection(
-            timestamp=float(timestamp),
-            score=score,
-            is_anomaly=is_anomaly,
-            severity=severity_for_score(score),
-            betti_h0=self.topology.betti[0],
-            betti_h1=self.topology.betti[1],
-            betti_h2=self.topology.betti[2],
-            summaries=dict(self.topology.summaries),
-            diagram=self.topology.diagram,
-            warming_up=warming_up,
-        )
+        if self.delay is None or self.rows < config.window:
+            return self._detection(timestamp, 0.0, None, {}, warming_up=True)
+        return self._analyse(timestamp, scale, residual)
 
     def _observation(self, value) -> np.ndarray:
         x = np.atleast_1d(np.asarray(value, dtype=float))
@@ -171,61 +181,113 @@ class Detector:
         self.scalar = scalar and self.dim == 1
         if not self.scalar:
             self.delay = 1  # vector streams use the raw point cloud, no embedding
-            self.delay_history = []
         self.buffer = np.zeros((self.config.window, self.dim))
         self.normaliser = OnlineNormaliser(self.dim, self.config.normaliser_span)
 
-    # -- topology ----------------------------------------------------------------------------
+    def _residual(self, x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> dict[str, float]:
+        """Distance of the new observation from the running mean and from the previous one."""
+        if self.previous is None:
+            return {"value_deviation": 0.0, "step_deviation": 0.0}
+        return {
+            "value_deviation": float(np.linalg.norm((x - mean) / scale)),
+            "step_deviation": float(np.linalg.norm((x - self.previous) / scale)),
+        }
+
+    # -- topology and score --------------------------------------------------------------------
 
     def _window(self) -> np.ndarray:
         return np.concatenate([self.buffer[self.head :], self.buffer[: self.head]])
 
     def point_cloud(self, scale: np.ndarray) -> np.ndarray:
+        """The current window as a point cloud, in units of the stream's standard deviation."""
         window = self._window() / scale
         if self.scalar and self.config.embedding_dim > 1:
             return delay_embed(window[:, 0], self.config.embedding_dim, self.delay)
         return window
 
-    def _recompute(self, scale: np.ndarray) -> None:
+    def _analyse(self, timestamp: float, scale: np.ndarray, residual: dict) -> Detection:
         config = self.config
         cloud = self.point_cloud(scale)
-        h0 = h0_diagram(cloud)
-        higher = higher_diagrams(cloud, config.maxdim)
-        diagrams = [h0, *higher]
-        summaries = {}
-        for k, diagram in enumerate(diagrams):
-            summaries.update(summarise(diagram, f"h{k}"))
+        condensed = pdist(cloud)
+        h0 = h0_diagram(cloud, condensed)
+        summaries = summarise(h0, "h0")
+        newest = np.sqrt(((cloud[:-1] - cloud[-1]) ** 2).sum(axis=1)).min() if len(cloud) > 1 else 0.0
+        summaries["h0_newest_persistence"] = float(newest)
+        fresh_higher = config.maxdim >= 1 and (self.rows - config.window) % config.h1_stride == 0
+        if fresh_higher:
+            diagrams = higher_diagrams(cloud, config.maxdim, condensed)
+            higher_summaries = {}
+            for k, diagram in enumerate(diagrams, start=1):
+                higher_summaries.update(summarise(diagram, f"h{k}"))
+            self.higher = _Higher(diagrams=[d.tolist() for d in diagrams], summaries=higher_summaries)
+        summaries.update(self.higher.summaries)
+        summaries.update(residual)
         eps = filtration_scale(h0[:, 1], config.betti_scale_factor, config.betti_scale_quantile)
         summaries["filtration_scale"] = eps
-        betti = [1 + int(np.count_nonzero(h0[:, 1] > eps))]
-        betti += [betti_at(d, eps) for d in higher]
-        betti += [0] * (3 - len(betti))
 
-        features = log_features(np.array([summaries[name] for name in self._feature_names()]))
-        if self.baseline is None:
-            self.baseline = FeatureBaseline(len(features), config.baseline_span)
-        tail = 1.0
-        if self.baseline.count >= config.baseline_min:
-            tail = combined_tail(two_sided_tail(self.baseline.zscores(features)))
-        self.baseline.update(features)
-        self.score = self.gate.apply(1.0 - tail, tail)
-        self.topology = _Topology(
-            betti=tuple(betti),
-            summaries=summaries,
-            diagram={f"h{k}": (diagrams[k].tolist() if k < len(diagrams) else []) for k in range(3)},
-            tail=tail,
+        tails = self._feature_tails(summaries, fresh_higher)
+        score, warming_up = 0.0, True
+        if tails is not None:
+            tail = self.calibrator.tail(surprise(combined_tail(tails)))
+            if self.calibrator.count > config.calibration_min:
+                score, warming_up = self.gate.apply(1.0 - tail), False
+        return self._detection(timestamp, score, h0, summaries, warming_up, eps)
+
+    def _feature_tails(self, summaries: dict, fresh_higher: bool) -> np.ndarray | None:
+        """Two-sided tail probabilities of today's features against their baselines, or None
+        while the baselines are still learning. Each baseline learns after it is consulted."""
+        config = self.config
+        names = []
+        if config.score_features in ("all", "topology"):
+            names += H0_FEATURES
+        if config.score_features in ("all", "residual"):
+            names += RESIDUAL_FEATURES
+        row_features = log_features(np.array([summaries[name] for name in names]))
+        if self.row_baseline is None:
+            self.row_baseline = FeatureBaseline(len(row_features), config.baseline_span)
+        ready = self.row_baseline.count >= config.baseline_min
+        tails = [two_sided_tail(self.row_baseline.zscores(row_features))] if ready else []
+        self.row_baseline.update(row_features)
+
+        if fresh_higher and config.score_features in ("all", "topology"):
+            higher_names = [f"h{k}_{name}" for k in range(1, config.maxdim + 1) for name in HIGHER_FEATURES]
+            features = log_features(np.array([summaries[name] for name in higher_names]))
+            if self.higher_baseline is None:
+                self.higher_baseline = FeatureBaseline(len(features), config.baseline_span)
+            if self.higher_baseline.count >= max(2, config.baseline_min // config.h1_stride):
+                tails.append(two_sided_tail(self.higher_baseline.zscores(features)))
+            self.higher_baseline.update(features)
+        return np.concatenate(tails) if ready else None
+
+    def _detection(self, timestamp, score, h0, summaries, warming_up, eps=0.0) -> Detection:
+        higher = self.higher.diagrams if h0 is not None else []
+        betti = [0, 0, 0]
+        diagram = {"h0": [], "h1": [], "h2": []}
+        if h0 is not None:
+            betti[0] = 1 + int(np.count_nonzero(h0[:, 1] > eps))
+            diagram["h0"] = h0.tolist()
+            for k, pairs in enumerate(higher, start=1):
+                betti[k] = betti_at(np.asarray(pairs).reshape(-1, 2), eps)
+                diagram[f"h{k}"] = pairs
+        return Detection(
+            timestamp=float(timestamp),
+            score=float(score),
+            is_anomaly=(not warming_up) and score >= self.config.threshold,
+            severity=severity_for_score(score),
+            betti_h0=betti[0],
+            betti_h1=betti[1],
+            betti_h2=betti[2],
+            summaries=dict(summaries),
+            diagram=diagram,
+            warming_up=warming_up,
         )
-
-    def _feature_names(self) -> list[str]:
-        names = ["h0_total_persistence", "h0_max_persistence", "h0_entropy"]
-        for k in range(1, self.config.maxdim + 1):
-            names += [f"h{k}_total_persistence", f"h{k}_max_persistence", f"h{k}_landscape_l2"]
-        return names
 
     # -- persistence of the detector itself --------------------------------------------------
 
     def get_state(self) -> dict:
-        topology = self.topology
+        def baseline_state(baseline):
+            return None if baseline is None else baseline.get_state()
+
         return {
             "version": STATE_VERSION,
             "config": self.config.to_dict(),
@@ -237,21 +299,18 @@ class Detector:
             "buffer": None if self.buffer is None else self.buffer.tolist(),
             "head": self.head,
             "normaliser": None if self.normaliser is None else self.normaliser.get_state(),
-            "baseline": None if self.baseline is None else self.baseline.get_state(),
+            "previous": None if self.previous is None else self.previous.tolist(),
+            "row_baseline": baseline_state(self.row_baseline),
+            "higher_baseline": baseline_state(self.higher_baseline),
+            "calibrator": self.calibrator.get_state(),
             "gate": self.gate.get_state(),
-            "topology": {
-                "betti": list(topology.betti),
-                "summaries": dict(topology.summaries),
-                "diagram": topology.diagram,
-                "tail": topology.tail,
-            },
-            "score": self.score,
+            "higher": {"diagrams": self.higher.diagrams, "summaries": dict(self.higher.summaries)},
         }
 
     @classmethod
     def from_state(cls, state: dict) -> "Detector":
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"unsupported detector state version: {state.get('version')!r}")
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            raise ValueError("unsupported detector state (version mismatch)")
         detector = cls(DetectorConfig.from_dict(state["config"]))
         config = detector.config
         detector.rows = int(state["rows"])
@@ -264,15 +323,16 @@ class Detector:
         detector.head = int(state["head"])
         if state["normaliser"] is not None:
             detector.normaliser = OnlineNormaliser.from_state(state["normaliser"], detector.dim, config.normaliser_span)
-        if state["baseline"] is not None:
-            detector.baseline = FeatureBaseline.from_state(state["baseline"], config.baseline_span)
+        if state["previous"] is not None:
+            detector.previous = np.asarray(state["previous"], dtype=float)
+        if state["row_baseline"] is not None:
+            detector.row_baseline = FeatureBaseline.from_state(state["row_baseline"], config.baseline_span)
+        if state["higher_baseline"] is not None:
+            detector.higher_baseline = FeatureBaseline.from_state(state["higher_baseline"], config.baseline_span)
+        detector.calibrator = TailCalibrator.from_state(state["calibrator"], config.calibration_span)
         detector.gate.set_state(state["gate"])
-        topology = state["topology"]
-        detector.topology = _Topology(
-            betti=tuple(int(b) for b in topology["betti"]),
-            summaries={k: float(v) for k, v in topology["summaries"].items()},
-            diagram=topology["diagram"],
-            tail=float(topology["tail"]),
+        higher = state["higher"]
+        detector.higher = _Higher(
+            diagrams=higher["diagrams"], summaries={k: float(v) for k, v in higher["summaries"].items()}
         )
-        detector.score = float(state["score"])
         return detector

@@ -68,14 +68,74 @@ def combined_tail(tails: np.ndarray) -> float:
     return float(min(1.0, len(tails) * float(tails.min())))
 
 
+def surprise(tail: float) -> float:
+    """``-log10`` of a tail probability: 3 means "one in a thousand"."""
+    return -math.log10(max(tail, 1e-300))
+
+
+class TailCalibrator:
+    """Second stage: the tail probability of the current surprise among this stream's own past.
+
+    The first-stage p-value assumes Gaussian deviations; real streams are heavier-tailed to
+    different degrees, so a first-stage p of 1e-4 is routine in one series and unheard of in
+    another. The last ``span`` surprises are kept. Below their ``1 - TAIL_FRACTION`` quantile u the
+    tail probability is empirical (the fraction of the past at least as surprising); above u it
+    is never below that empirical fraction and otherwise follows the peaks-over-threshold model of extreme value theory (Pickands-Balkema-de Haan; the
+    SPOT detector of Siffer et al., KDD 2017), with an exponential excess distribution whose
+    scale is the mean excess over u:  P(S >= s) = TAIL_FRACTION * exp(-(s - u) / mean_excess).
+    So a surprise never seen before still gets a finite, ordered probability, and one probability
+    means the same rarity in every stream — what a single alarm threshold needs.
+    """
+
+    TAIL_FRACTION = 0.1
+
+    def __init__(self, span: int):
+        self.span = span
+        self.history = np.zeros(span)
+        self.count = 0
+
+    def tail(self, value: float) -> float:
+        """The tail probability of ``value`` against the past, then ``value`` joins the past."""
+        n = min(self.count, self.span)
+        past = self.history[:n]
+        if n == 0:
+            p = 1.0
+        else:
+            k = int(n * (1.0 - self.TAIL_FRACTION))
+            u = float(np.partition(past, k)[k]) if k < n else float(past.max())
+            empirical = float(np.count_nonzero(past >= value)) / n
+            if value <= u:
+                p = max(empirical, self.TAIL_FRACTION)
+            else:
+                excess = past[past > u] - u
+                mean_excess = max(float(excess.mean()) if len(excess) else 0.0, 1e-9)
+                # Never rarer than what was actually seen: a value that recurs (a daily peak of
+                # a perfectly periodic series) is as common as its recurrences say.
+                p = max(self.TAIL_FRACTION * math.exp(-(value - u) / mean_excess), empirical)
+        self.history[self.count % self.span] = value
+        self.count += 1
+        return p
+
+    def get_state(self) -> dict:
+        n = min(self.count, self.span)
+        return {"count": self.count, "history": self.history[:n].tolist()}
+
+    @classmethod
+    def from_state(cls, state: dict, span: int) -> "TailCalibrator":
+        calibrator = cls(span)
+        calibrator.count = int(state["count"])
+        history = np.asarray(state["history"], dtype=float)
+        calibrator.history[: len(history)] = history
+        return calibrator
+
+
 class AlarmGate:
     """A quiet period after each alarm.
 
     NAB (and an on-call human) counts every alarming row outside a true incident as a separate
     false positive, while only the first alarm of an incident is news. For ``quiet_period`` rows
-    after an alarm the score is damped by ``damping`` so that the same incident does not alarm
-    again; a stronger alarm (a smaller tail probability than the one that opened the period)
-    still gets through.
+    after an alarm the score is multiplied by ``damping`` so the same incident does not alarm
+    again and again as it unfolds.
     """
 
     def __init__(self, threshold: float, quiet_period: int, damping: float):
@@ -83,21 +143,17 @@ class AlarmGate:
         self.quiet_period = quiet_period
         self.damping = damping
         self.remaining = 0
-        self.alarm_tail = 1.0
 
-    def apply(self, score: float, tail: float) -> float:
+    def apply(self, score: float) -> float:
         if self.remaining > 0:
             self.remaining -= 1
-            if tail >= self.alarm_tail:
-                return score * self.damping
+            return score * self.damping
         if score >= self.threshold:
             self.remaining = self.quiet_period
-            self.alarm_tail = tail
         return score
 
     def get_state(self) -> dict:
-        return {"remaining": self.remaining, "alarm_tail": self.alarm_tail}
+        return {"remaining": self.remaining}
 
     def set_state(self, state: dict) -> None:
         self.remaining = int(state["remaining"])
-        self.alarm_tail = float(state["alarm_tail"])
