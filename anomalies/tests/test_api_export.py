@@ -199,7 +199,7 @@ async def test_under_asgi_the_export_is_an_async_stream(viewer):
         assert response.is_async
         chunks = [chunk async for chunk in response]
     finally:
-        await sync_to_async(connection.close)()  # the sync thread's connection, as Django's handler does
+        await sync_to_async(lambda: connection.close())()  # the sync thread's, as Django's handler does
 
     assert len(chunks) == 2
     lines = b"".join(chunks).decode().splitlines()

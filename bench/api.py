@@ -1,0 +1,225 @@
+"""Benchmark of the anomalies API on a large table: list, filtered list, deep cursor, stats, export.
+
+    .venv/bin/python bench/api.py                      # SQLite: var/bench.sqlite3
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/api.py
+                                                       # PostgreSQL: a database named "bench"
+    .venv/bin/python bench/api.py --rows 100000 --repeat 50
+
+It seeds N detections (default 1,000,000) with ``bulk_create`` in batches into a separate
+database (never the configured one: SQLite var/bench.sqlite3, PostgreSQL database ``bench``,
+created if missing), keeps them for the next run when N matches, then requests each endpoint
+in-process through Django's full stack (middleware, JWT authentication, filters, rendering) and
+prints p50/p99 latency, export throughput in rows/s and peak RSS growth while exporting.
+It prints figures; it asserts nothing.
+"""
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SOURCES = ("wikipedia", "github", "ndjson", "replay", "sensors")
+END = datetime(2026, 1, 1, tzinfo=timezone.utc)
+SPAN = timedelta(days=30)
+
+
+def configure_database():
+    """Point Django at the benchmark database before it is set up; return a description."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as connection:
+            exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = 'bench'").fetchone()
+            if not exists:
+                connection.execute("CREATE DATABASE bench")
+        os.environ["DATABASE_NAME"] = "bench"
+        return "postgresql (database bench)"
+    os.environ.pop("MONGODB_URI", None)
+    path = ROOT / "var" / "bench.sqlite3"
+    path.parent.mkdir(exist_ok=True)
+    os.environ["DATABASE_URL"] = f"sqlite:///{path}"
+    return f"sqlite ({path})"
+
+
+def rss_kib():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def seed(rows, batch_size):
+    from django.db import connection, transaction
+
+    from anomalies.models import AnomalyLog
+    from anomalies.tda.severity import severity_for_score
+
+    if AnomalyLog.objects.count() == rows:
+        print(f"seed: {rows:,} detections already present, reused")
+        return
+    AnomalyLog.objects.all().delete()
+    generator = random.Random(42)
+    step = SPAN / rows
+    start = END - SPAN
+    began = time.perf_counter()
+    for offset in range(0, rows, batch_size):
+        batch = []
+        for index in range(offset, min(rows, offset + batch_size)):
+            score = generator.betavariate(2, 5) if generator.random() > 0.03 else generator.uniform(0.95, 1)
+            batch.append(
+                AnomalyLog(
+                    timestamp=start + index * step,
+                    source_type=SOURCES[index % len(SOURCES)],
+                    anomaly_score=score,
+                    is_anomaly=score >= 0.95,
+                    severity=severity_for_score(score),
+                    betti_h0=generator.randint(1, 40),
+                    betti_h1=generator.randint(0, 6),
+                    betti_h2=generator.randint(0, 1),
+                    event_data={"edits": generator.randint(0, 500), "bots": generator.randint(0, 50)},
+                    metadata={"detector": "bench", "window": 60},
+                    dedup_key=f"bench:{index}",
+                )
+            )
+        with transaction.atomic():
+            AnomalyLog.objects.bulk_create(batch)
+    took = time.perf_counter() - began
+    print(f"seed: {rows:,} detections in {took:.1f} s ({rows / took:,.0f} rows/s, batches of {batch_size})")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE" if connection.vendor != "postgresql" else "VACUUM ANALYZE anomalies_anomalylog")
+
+
+def client_for_bench():
+    from rest_framework.test import APIClient
+
+    from accounts.models import User
+    from accounts.tokens import issue_token_pair
+
+    user = User.objects.filter(username="bench").first()
+    if user is None:
+        user = User.objects.create_user("bench", "bench@example.com", "bench-password-not-used", role="viewer")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_token_pair(user).access}")
+    return client
+
+
+def timed(client, url, params, repeat):
+    """p50 and p99 in milliseconds of ``repeat`` requests (after one warm-up)."""
+    response = client.get(url, params)
+    assert response.status_code == 200, (url, params, response.content[:300])
+    samples = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        response = client.get(url, params)
+        samples.append((time.perf_counter() - began) * 1000)
+        assert response.status_code == 200
+    samples.sort()
+    p99 = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))]
+    return statistics.median(samples), p99
+
+
+def deep_cursor(rows):
+    """The cursor of the row at 90% depth of the default order (newest first)."""
+    from anomalies.api.pagination import Cursor
+    from anomalies.models import AnomalyLog
+
+    depth = int(rows * 0.9)
+    timestamp, pk = AnomalyLog.objects.order_by("-timestamp", "-pk").values_list("timestamp", "pk")[depth]
+    return depth, Cursor("-timestamp", timestamp, pk).encode()
+
+
+def export(client, export_format):
+    """Rows per second and peak RSS growth (MiB) of a full export, consumed chunk by chunk."""
+    before = rss_kib()
+    peak = before
+    began = time.perf_counter()
+    response = client.get("/api/anomalies/export", {"format": export_format})
+    assert response.status_code == 200
+    lines = 0
+    for chunk in response.streaming_content:
+        lines += chunk.count(b"\n")
+        peak = max(peak, rss_kib())
+    took = time.perf_counter() - began
+    rows = lines - 1 if export_format == "csv" else lines
+    return rows, rows / took, (peak - before) / 1024
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="detections to seed (default 1,000,000)")
+    parser.add_argument("--batch", type=int, default=5000, help="rows per bulk_create batch")
+    parser.add_argument("--repeat", type=int, default=200, help="requests per list measurement")
+    parser.add_argument("--stats-repeat", type=int, default=20, help="requests per stats measurement")
+    parser.add_argument("--seed-only", action="store_true", help="seed (or check) the data and stop")
+    arguments = parser.parse_args()
+
+    database = configure_database()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "topoforge.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-of-enough-length")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+        platform.processor(),
+    )
+    print(f"machine: {os.cpu_count()} CPUs, {cpu}; Python {platform.python_version()}; database: {database}")
+    seed(arguments.rows, arguments.batch)
+    if arguments.seed_only:
+        return
+    client = client_for_bench()
+    week_ago = (END - timedelta(days=7)).isoformat()
+    day_ago = (END - timedelta(days=1)).isoformat()
+    depth, cursor = deep_cursor(arguments.rows)
+
+    cases = [
+        ("first list page (page mode, with count)", "/api/anomalies", {}, arguments.repeat),
+        ("first list page (cursor mode)", "/api/anomalies", {"cursor": ""}, arguments.repeat),
+        (
+            "filtered page (source, is_anomaly, min_score, last 7 days; with count)",
+            "/api/anomalies",
+            {"source": "wikipedia", "is_anomaly": "true", "min_score": "0.97", "start_date": week_ago},
+            arguments.repeat,
+        ),
+        (
+            "filtered page (same filters, cursor mode)",
+            "/api/anomalies",
+            {"source": "wikipedia", "is_anomaly": "true", "min_score": "0.97", "start_date": week_ago, "cursor": ""},
+            arguments.repeat,
+        ),
+        (f"deep cursor page (row {depth:,})", "/api/anomalies", {"cursor": cursor}, arguments.repeat),
+        (
+            f"deep offset page (row {depth:,}, for comparison)",
+            "/api/anomalies",
+            {"page": depth // 50 + 1},
+            max(5, arguments.repeat // 20),
+        ),
+        ("stats by hour, last 24 h", "/api/anomalies/stats", {"bucket": "hour", "start_date": day_ago}, arguments.stats_repeat),
+        ("stats by hour, last 7 days", "/api/anomalies/stats", {"bucket": "hour", "start_date": week_ago}, arguments.stats_repeat),
+        ("stats by hour, all rows", "/api/anomalies/stats", {"bucket": "hour"}, max(3, arguments.stats_repeat // 4)),
+    ]
+    print(f"{'case':<75} {'p50 ms':>9} {'p99 ms':>9} {'n':>5}")
+    for name, url, params, repeat in cases:
+        p50, p99 = timed(client, url, params, repeat)
+        print(f"{name:<75} {p50:>9.1f} {p99:>9.1f} {repeat:>5}")
+    for export_format in ("csv", "ndjson"):
+        rows, rate, growth = export(client, export_format)
+        print(f"export {export_format}: {rows:,} rows at {rate:,.0f} rows/s, peak RSS growth {growth:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
