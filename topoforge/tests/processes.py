@@ -12,17 +12,22 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Variables that choose the database or the admin password; tests set the ones they need.
-_DATABASE_VARIABLES = ("DATABASE_URL", "MONGODB_URI", "DATABASE_NAME", "TOPOFORGE_ADMIN_PASSWORD")
+# Variables that choose the database, keys or the admin password; tests set the ones they need.
+_CLEARED = (
+    "DATABASE_URL", "MONGODB_URI", "DATABASE_NAME", "TOPOFORGE_ADMIN_PASSWORD", "SECRET_KEY",
+    "JWT_SECRET",
+)
+# Long enough for the HS256 key-length check, so a child's checks print nothing about it.
+TEST_SECRET_KEY = "insecure-key-for-child-processes-of-the-test-suite-only"
 
 
 def child_env(**variables):
-    """This process's environment without database settings, plus ``variables``.
+    """This process's environment with a test key and no database settings, plus ``variables``.
 
     A value of None removes the variable.
     """
-    env = {k: v for k, v in os.environ.items() if k not in _DATABASE_VARIABLES}
-    env.setdefault("SECRET_KEY", "insecure-key-for-tests-only")
+    env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
+    env["SECRET_KEY"] = TEST_SECRET_KEY
     env["PYTHONUNBUFFERED"] = "1"
     for name, value in variables.items():
         if value is None:
