@@ -88,11 +88,12 @@ def test_concurrent_workers_send_each_delivery_once(viewer, receiver):
 
     def run_worker():
         try:
-            AlertWorker(batch_size=2, poll_interval=0).run_once()
+            AlertWorker(concurrency=3, poll_interval=0).run_once()
         finally:
             connection.close()  # each thread has its own connection
 
-    threads = [threading.Thread(target=run_worker) for _ in range(3)]
+    # Two worker processes' worth: two workers of three threads each, claiming at once.
+    threads = [threading.Thread(target=run_worker) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -106,7 +107,7 @@ def test_concurrent_workers_send_each_delivery_once(viewer, receiver):
 @pytest.mark.django_db
 def test_alert_worker_command_once_sends_what_is_due(viewer, receiver, capsys):
     queue_three_alerts(viewer, receiver)
-    call_command("alert_worker", "--once")
+    call_command("alert_worker", "--once", "--concurrency", "1")
     assert "3 deliveries attempted." in capsys.readouterr().out
     assert len(receiver.requests) == 3
 

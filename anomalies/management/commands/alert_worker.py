@@ -1,6 +1,6 @@
 import signal
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from anomalies.alerts.worker import AlertWorker
 
@@ -13,14 +13,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Send what is due now, then exit.")
-        parser.add_argument("--batch-size", type=int, default=20, help="Deliveries claimed at once.")
+        parser.add_argument(
+            "--concurrency", type=int, default=4,
+            help="Deliveries sent at the same time (threads), so one slow target delays no other.",
+        )
         parser.add_argument(
             "--poll-interval", type=float, default=None,
             help="Seconds between looks for due deliveries (default ALERT_WORKER_POLL_SECONDS).",
         )
 
-    def handle(self, *args, once=False, batch_size=20, poll_interval=None, **options):
-        worker = AlertWorker(batch_size=batch_size, poll_interval=poll_interval)
+    def handle(self, *args, once=False, concurrency=4, poll_interval=None, **options):
+        if concurrency < 1:
+            raise CommandError("--concurrency must be at least 1.")
+        worker = AlertWorker(concurrency=concurrency, poll_interval=poll_interval)
         if once:
             attempted = worker.run_once()
             self.stdout.write(f"{attempted} deliveries attempted.")
