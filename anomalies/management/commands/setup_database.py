@@ -31,7 +31,6 @@ class Command(BaseCommand):
         "Apply migrations, make sure every declared index exists (and, on MongoDB, the TTL index "
         "that expires sessions), and create the admin account. Running it again changes nothing."
     )
-    requires_system_checks = []  # migrate runs the checks itself
 
     def add_arguments(self, parser):
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
