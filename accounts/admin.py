@@ -12,7 +12,7 @@ from django.utils.translation import ngettext
 
 from accounts.models import Session, User
 
-ADMIN_REVOKE_REASON = "revoked by an administrator"
+ADMIN_REVOKE_REASON = "admin_revoked"  # a code, like the other revocation reasons
 
 
 class _NormalisedEmailMixin:
