@@ -10,7 +10,7 @@ import math
 from datetime import datetime, timedelta, timezone
 
 from django.utils import timezone as django_timezone
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +25,7 @@ MAX_EVENTS_PER_REQUEST = 1000
 MAX_FUTURE = timedelta(days=1)  # clocks drift, but an event a day ahead is a client bug
 
 
+@extend_schema_field({"oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}]})
 class EventTimeField(serializers.Field):
     """ISO 8601 (``2026-01-01T12:00:00Z``; no zone = UTC) or epoch seconds/milliseconds."""
 
