@@ -114,6 +114,7 @@ def test_make_run_serves_the_admin_and_its_printed_credentials_log_in(tmp_path):
             env=child_env(
                 TOPOFORGE_PORT=str(port), DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}",
                 TOPOFORGE_ADMIN_PASSWORD="quartz-meadow-4812",
+                DEBUG=None,  # as on a developer's machine: run.sh turns it on
             ),
             start_new_session=True,
         )
