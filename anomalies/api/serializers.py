@@ -54,9 +54,14 @@ class AnomalyLogSerializer(ModelSerializer):
             "metadata",
             "dedup_key",
             "created_at",
+            "feedback_label",
         ]
-        read_only_fields = ["dedup_key", "created_at"]
+        read_only_fields = ["dedup_key", "created_at", "feedback_label"]
         extra_kwargs = {
+            "feedback_label": {
+                "help_text": "The latest feedback: anomaly | expected | not_anomaly | new_trend, "
+                "or empty. Given with POST /api/anomalies/{id}/feedback."
+            },
             "anomaly_score": {"help_text": "Calibrated anomaly score in [0, 1]."},
             "is_anomaly": {"help_text": "Whether the detector flagged this window."},
             "event_data": {"help_text": "The window's features or raw event summary (a JSON object)."},

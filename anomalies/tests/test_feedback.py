@@ -135,3 +135,25 @@ def test_stats_endpoint_reports_precision_for_the_filtered_detections(client_for
 
     wiki = client_for(viewer).get("/api/anomalies/stats", {"source": "wikipedia"}).json()
     assert wiki["feedback"]["precision"] == 0.5
+
+
+def test_current_label_is_listed_filterable_and_exported(client_for, viewer):
+    confirmed, rejected, unjudged = detection(), detection(), detection()
+    give(client_for(viewer), confirmed, "anomaly")
+    give(client_for(viewer), rejected, "not_anomaly")
+    client = client_for(viewer)
+
+    listed = {row["id"]: row["feedback_label"] for row in client.get("/api/anomalies").json()["results"]}
+    assert listed == {str(confirmed.pk): "anomaly", str(rejected.pk): "not_anomaly", str(unjudged.pk): ""}
+
+    filtered = client.get("/api/anomalies", {"feedback_label": "not_anomaly"}).json()["results"]
+    assert [row["id"] for row in filtered] == [str(rejected.pk)]
+    filtered = client.get("/api/anomalies", {"feedback_label": "none"}).json()["results"]
+    assert [row["id"] for row in filtered] == [str(unjudged.pk)]
+    response = client.get("/api/anomalies", {"feedback_label": "maybe"})
+    assert response.status_code == 400 and "feedback_label" in response.json()["error"]["fields"]
+
+    export = client.get("/api/anomalies/export", {"format": "csv", "ordering": "timestamp"})
+    lines = b"".join(export.streaming_content).decode().splitlines()
+    assert lines[0].split(",")[-1] == "feedback_label"
+    assert [line.split(",")[-1] for line in lines[1:]] == ["anomaly", "not_anomaly", ""]
