@@ -82,6 +82,7 @@ class DetectionStore:
         self._retry = Backoff(retry_base, retry_cap)
         self._stopping = threading.Event()
         self._deadline = None
+        self._connection_dirty = False
         self._thread = threading.Thread(target=self._run, name=f"store:{source_key}", daemon=True)
 
     # --- producer side (the pipeline thread) ------------------------------------------------
@@ -140,12 +141,23 @@ class DetectionStore:
         try:
             while True:
                 batch = self._take()
-                if batch:
-                    self._write_with_retry(batch)
-                elif self._stopping.is_set() and (self._past_deadline() or not self.journal.pending_bytes()):
-                    break
-                elif self.journal.pending_bytes():
-                    self._drain_journal()
+                try:
+                    if batch:
+                        self._write_with_retry(batch)
+                    elif self._stopping.is_set() and (self._past_deadline() or not self.journal.pending_bytes()):
+                        break
+                    elif self.journal.pending_bytes():
+                        self._drain_journal()
+                except Exception:
+                    # A bug or an unexpected driver error must not kill the writer: keep the
+                    # rows (journal), wait a little, go on.
+                    logger.exception("store %s: unexpected error in the writer", self.source_key)
+                    fresh = [p for kind, p, submitted in batch if kind == "row" and submitted is not None]
+                    if fresh:
+                        self.journal.append(fresh)
+                        self.stats.journaled += len(fresh)
+                    self._connection_dirty = True
+                    time.sleep(1.0)
         finally:
             close_old_connections()
             connection.close()
@@ -175,16 +187,16 @@ class DetectionStore:
         checkpoint = checkpoints[-1] if checkpoints else None
         while True:
             try:
+                if self._connection_dirty:
+                    reset_connection()
+                    self._connection_dirty = False
                 self._write(rows, checkpoint)
             except DatabaseError as exc:
+                self._connection_dirty = True
                 self.stats.db_errors += 1
                 self.stats.db_healthy = False
                 self.stats.last_error = f"{type(exc).__name__}: {exc}".strip()[:300]
                 logger.warning("store %s: database error, will retry: %s", self.source_key, self.stats.last_error)
-                try:
-                    connection.close()
-                except DatabaseError:
-                    pass
                 if self._past_deadline():
                     fresh = [payload for kind, payload, submitted in items if kind == "row" and submitted is not None]
                     if fresh:
@@ -266,8 +278,33 @@ class DetectionStore:
             )
 
 
+def reset_connection():
+    """Bring this thread's connection back to a clean state after a database error.
+
+    Raises DatabaseError while the database is still unavailable. Django ignores ``close()``
+    on an in-memory SQLite database (the test database), and an ``atomic()`` whose BEGIN
+    failed (database locked) never runs its exit, leaving the connection marked "inside a
+    transaction" with autocommit off. The writer thread is never legitimately inside an atomic
+    block here, so that state is reset by hand.
+    """
+    connection.in_atomic_block = False
+    connection.savepoint_ids = []
+    connection.atomic_blocks = []
+    connection.needs_rollback = False
+    connection.commit_on_exit = True
+    raw = connection.connection
+    with connection.wrap_database_errors:  # driver errors become Django's DatabaseError
+        if raw is not None and getattr(raw, "in_transaction", False):
+            raw.rollback()
+        if raw is not None and not connection.get_autocommit():
+            connection.set_autocommit(True)
+        connection.close()
+
+
 def transaction_capable():
-    return connection.features.supports_transactions
+    # Not ``features.supports_transactions``: on SQLite that probes with a write, which fails
+    # half-way (and leaves autocommit off) while the database is locked.
+    return connection.vendor != "mongodb"
 
 
 def to_instance(row):

@@ -186,7 +186,7 @@ class RecentChangeGenerator:
             user = rng.choice(pool) if rng.random() < 0.6 else f"{'Bot' if bot else 'Editor'}{rng.randrange(5000)}"
         wiki = wiki or rng.choices(model.wikis, model.wiki_weights)[0]
         server = model.servers.get(wiki, "www.wikidata.org")
-        moment = arrival - min(MAX_LAG, rng.expovariate(1 / 0.7))
+        moment = max(self.start, arrival - min(MAX_LAG, rng.expovariate(1 / 0.7)))
         self._rcid += 1
         event = {
             "$schema": "/mediawiki/recentchange/1.0.0",
