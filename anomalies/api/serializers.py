@@ -15,6 +15,7 @@ from topoforge.serializers import ModelSerializer, StringIdField
 
 MAX_DETECTIONS_PER_REQUEST = 1000
 MAX_ALERT_COOLDOWN_SECONDS = 7 * 24 * 3600
+MIN_ALERT_SECRET_LENGTH = 32
 MAX_BETTI = 2**31 - 1  # PostgreSQL's integer: larger values would fail in the database
 
 
@@ -99,6 +100,14 @@ class NotificationChannelsField(serializers.JSONField):
 
 class AlertConfigSerializer(ModelSerializer):
     user = StringIdField(source="user_id", help_text="Owner's id. Always the requesting user on create.")
+    secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        min_length=MIN_ALERT_SECRET_LENGTH,
+        max_length=64,
+        help_text="Your own webhook signing key (32 to 64 characters), if you want to choose it; "
+        "by default one is generated. Never shown again except in the create answer.",
+    )
     notification_channels = NotificationChannelsField(
         help_text='List of {"type": "email" | "webhook" | "slack", "target": address or https URL}.'
     )
@@ -117,6 +126,7 @@ class AlertConfigSerializer(ModelSerializer):
             "last_alert_at",
             "created_at",
             "updated_at",
+            "secret",
         ]
         read_only_fields = ["last_alert_at", "created_at", "updated_at"]
         extra_kwargs = {
@@ -140,10 +150,10 @@ class AlertConfigCreatedSerializer(AlertConfigSerializer):
     """The answer to a create: the configuration plus its webhook signing secret, shown once."""
 
     secret = serializers.CharField(
-        read_only=True,
-        help_text="Key of the X-TopoForge-Signature HMAC-SHA256 of webhooks. Shown only in this "
-        "answer; rotate it with POST /api/alerts/configs/{id}/secret.",
+        required=False,
+        min_length=MIN_ALERT_SECRET_LENGTH,
+        max_length=64,
+        help_text="Key of the X-TopoForge-Signature HMAC-SHA256 of webhooks: yours if you sent "
+        "one, else generated. Shown only in this answer; rotate it with "
+        "POST /api/alerts/configs/{id}/secret.",
     )
-
-    class Meta(AlertConfigSerializer.Meta):
-        fields = AlertConfigSerializer.Meta.fields + ["secret"]

@@ -152,9 +152,21 @@ def test_secret_is_shown_once_on_create_and_never_listed(client_for, viewer):
     detail = client.get(f"/api/alerts/configs/{config.pk}").json()
     assert "secret" not in detail and detail["cooldown_seconds"] == 120
     assert "secret" not in client.get("/api/alerts/configs").json()["results"][0]
-    patched = client.patch(f"/api/alerts/configs/{config.pk}", {"secret": "mine"}, format="json")
-    assert patched.status_code == 200 and "secret" not in patched.json()
+    weak = client.patch(f"/api/alerts/configs/{config.pk}", {"secret": "mine"}, format="json")
+    assert weak.status_code == 400 and list(weak.json()["error"]["fields"]) == ["secret"]
     assert AlertConfig.objects.get().secret == config.secret
+    chosen = "s" * 40
+    patched = client.patch(f"/api/alerts/configs/{config.pk}", {"secret": chosen}, format="json")
+    assert patched.status_code == 200 and "secret" not in patched.json()
+    assert AlertConfig.objects.get().secret == chosen
+
+
+def test_a_chosen_secret_is_used_and_echoed_once(client_for, viewer):
+    chosen = "k" * 48
+    body = {"threshold": 0.7, "notification_channels": EMAIL, "secret": chosen}
+    created = client_for(viewer).post("/api/alerts/configs", body, format="json")
+    assert created.status_code == 201 and created.json()["secret"] == chosen
+    assert AlertConfig.objects.get().secret == chosen
 
 
 def test_secrets_differ_between_configs_and_cooldown_defaults_to_ten_minutes(client_for, viewer):
