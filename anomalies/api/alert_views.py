@@ -7,6 +7,7 @@ from accounts.permissions import IsSelfOrAdmin, has_role
 from accounts.models import Role
 from topoforge import openapi
 from anomalies.api.pagination import PagePagination
+from anomalies.api.parsers import LimitedJSONParser, reject_oversized_body
 from anomalies.api.serializers import AlertConfigCreatedSerializer, AlertConfigSerializer
 from anomalies.models import AlertConfig
 
@@ -19,7 +20,13 @@ WRITE_ERRORS = {400: openapi.BAD_REQUEST, 401: openapi.UNAUTHENTICATED, 413: ope
 class AlertConfigQueryMixin:
     serializer_class = AlertConfigSerializer
     permission_classes = [IsSelfOrAdmin]
+    parser_classes = [LimitedJSONParser]
     queryset = AlertConfig.objects.all()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method in ("POST", "PUT", "PATCH"):
+            reject_oversized_body(request)
 
     def get_queryset(self):
         """Other users' configurations do not exist for a viewer (404, not 403)."""

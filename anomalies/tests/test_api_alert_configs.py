@@ -187,3 +187,16 @@ def test_invalid_patch_changes_nothing(client_for, viewer, own):
     assert response.status_code == 400
     own.refresh_from_db()
     assert own.threshold == 0.9 and own.notification_channels == [EMAIL]
+
+
+def test_body_over_one_megabyte_is_refused_with_413(client_for, viewer, own):
+    huge = config_body(name="x" * (1024 * 1024))
+
+    created = client_for(viewer).post(URL, huge, format="json")
+    patched = client_for(viewer).patch(f"{URL}/{own.pk}", huge, format="json")
+
+    assert created.status_code == 413 and patched.status_code == 413
+    assert created.json()["error"]["code"] == "payload_too_large"
+    assert AlertConfig.objects.count() == 1
+    own.refresh_from_db()
+    assert own.name == "mine"
