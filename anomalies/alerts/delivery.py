@@ -71,6 +71,10 @@ def _record(delivery, **fields):
 
 def attempt(delivery, now=None):
     """Send one claimed delivery and store the outcome (sent, retry later, or failed)."""
+    if delivery.kind == DeliveryKind.ALERT and not delivery.config.is_active:
+        message = "Not sent: the alert configuration was deactivated before sending."
+        _record(delivery, status=DeliveryStatus.FAILED, last_error=message)
+        return delivery
     try:
         channels.send(delivery)
     except channels.DeliveryError as error:

@@ -61,7 +61,8 @@ def _config_name(body):
 
 
 def subject(body):
-    name = _config_name(body)
+    """One line: a name with line breaks would make an invalid (or injected) email header."""
+    name = " ".join(_config_name(body).split())
     if body["event"] == DeliveryKind.TEST:
         return f"[TopoForge] Test notification for {name}"
     count = body["detection_count"]
@@ -95,12 +96,17 @@ def text(body):
     return "\n".join(lines)
 
 
+def slack_escape(value):
+    """Slack's three control characters, so a config name cannot ping ``<!channel>`` or link."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_body(body):
     """Slack's incoming-webhook format: ``text`` (the notification) plus a block with details."""
     return {
-        "text": subject(body).removeprefix("[TopoForge] "),
+        "text": slack_escape(subject(body).removeprefix("[TopoForge] ")),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": subject(body)[:150]}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": text(body)[:3000]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(text(body))[:3000]}},
         ],
     }

@@ -166,3 +166,25 @@ def test_a_failing_matcher_never_raises_into_the_store(viewer, monkeypatch, capl
     assert "could not queue alerts" in caplog.text
     assert AnomalyLog.objects.filter(pk=detection.pk).exists()
     assert AlertDelivery.objects.count() == 0
+
+
+def test_deactivating_a_config_cancels_its_queued_alerts(viewer):
+    config = make_config(viewer, EMAIL)
+    store_detections(0.9)
+    AlertConfig.objects.filter(pk=config.pk).update(is_active=False)
+
+    send_due()
+
+    assert mail.outbox == []
+    delivery = AlertDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert "deactivated" in delivery.last_error
+
+
+def test_a_config_name_cannot_break_the_email_subject(viewer):
+    make_config(viewer, EMAIL, name="cpu\r\nBcc: victim@example.com")
+    store_detections(0.9)
+    send_due()
+    [message] = mail.outbox
+    assert message.subject.startswith("[TopoForge] cpu Bcc: victim@example.com:")
+    assert message.recipients() == ["oncall@example.com"]

@@ -208,3 +208,15 @@ def test_detection_posted_to_the_api_reaches_the_webhook(client_for, admin, view
     assert body["config"]["id"] == str(config.pk)
     assert body["detection_count"] == 2 and body["max_score"] == 0.97
     assert body["detection"]["id"] == response.json()[2]["id"]
+
+
+def test_slack_text_cannot_ping_the_channel(viewer, receiver):
+    make_config(viewer, [{"type": "slack", "target": receiver.url()}], name="<!channel> & co")
+    store_detections(0.9)
+    run_worker()
+    message = json.loads(receiver.requests[0].body)
+    # Slack parses mentions in `text` and mrkdwn, never in plain_text (the header).
+    assert "&lt;!channel&gt; &amp; co" in message["text"]
+    assert "&lt;!channel&gt; &amp; co" in message["blocks"][1]["text"]["text"]
+    assert "<!channel>" not in message["text"] + message["blocks"][1]["text"]["text"]
+    assert message["blocks"][0]["text"]["type"] == "plain_text"
