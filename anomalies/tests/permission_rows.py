@@ -60,4 +60,7 @@ ROWS = [
     # Deliveries: of your own configs; an admin sees all.
     Row("GET", "/api/alerts/deliveries", 401, 200, 200, 200),
     Row("GET", "/api/alerts/deliveries?status=failed", 401, 200, 200, 200),
+    # Pushed events: admins and service accounts (admin role) only.
+    Row("POST", "/api/events", 401, 403, 403, 202,
+        {"stream": "checkout", "events": [{"timestamp": "2024-01-01T00:00:00Z", "value": 1.5}]}),
 ]
