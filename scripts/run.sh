@@ -31,8 +31,12 @@ cat <<INFO
     login:     $LOGIN
 
 INFO
-# The alert worker sends notifications (email, webhooks, Slack) beside the server; it stops with it.
+# The server and the alert worker (email, webhooks, Slack) run side by side; Ctrl-C or a SIGTERM
+# to this script stops both, and either one exiting stops the other.
 .venv/bin/python manage.py alert_worker &
 ALERT_WORKER_PID=$!
-trap 'kill "$ALERT_WORKER_PID" 2>/dev/null || true' EXIT
-.venv/bin/daphne -b "$HOST" -p "$PORT" topoforge.asgi:application
+.venv/bin/daphne -b "$HOST" -p "$PORT" topoforge.asgi:application &
+SERVER_PID=$!
+stop() { kill "$SERVER_PID" "$ALERT_WORKER_PID" 2>/dev/null || true; wait; }
+trap stop INT TERM EXIT
+wait -n "$SERVER_PID" "$ALERT_WORKER_PID"
