@@ -10,7 +10,7 @@ import math
 from datetime import datetime, timedelta, timezone
 
 from django.utils import timezone as django_timezone
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -76,14 +76,33 @@ class PushedEventSerializer(serializers.Serializer):
         return value
 
 
+@extend_schema_field(PushedEventSerializer(many=True))
+class EventListField(serializers.ListField):
+    """The raw list; ``EventBatchSerializer.validate_events`` validates the items."""
+
+
 class EventBatchSerializer(serializers.Serializer):
     stream = serializers.RegexField(
         r"^[A-Za-z0-9_.-]{1,64}$", required=False, default="default",
         error_messages={"invalid": "1 to 64 letters, digits, '.', '_' or '-'."},
         help_text="The stream (one detector per stream: detect --source http --stream NAME).",
     )
-    events = PushedEventSerializer(many=True, allow_empty=False, max_length=MAX_EVENTS_PER_REQUEST,
-                                   help_text=f"1 to {MAX_EVENTS_PER_REQUEST} events.")
+    events = EventListField(allow_empty=False, max_length=MAX_EVENTS_PER_REQUEST,
+                            help_text=f"1 to {MAX_EVENTS_PER_REQUEST} events.")
+
+    def validate_events(self, items):
+        """Each event on its own, so an error names it: ``events[3].timestamp``."""
+        valid, errors = [], []
+        for item in items:
+            event = PushedEventSerializer(data=item)
+            if event.is_valid():
+                valid.append(event.validated_data)
+                errors.append({})
+            else:
+                errors.append(event.errors)
+        if any(errors):
+            raise serializers.ValidationError(errors)
+        return valid
 
 
 class EventBatchAcceptedSerializer(serializers.Serializer):
