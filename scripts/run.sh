@@ -31,12 +31,15 @@ cat <<INFO
     login:     $LOGIN
 
 INFO
-# The server and the alert worker (email, webhooks, Slack) run side by side; Ctrl-C or a SIGTERM
-# to this script stops both, and either one exiting stops the other.
+# The server, the alert worker (email, webhooks, Slack) and the detector run side by side; Ctrl-C
+# or a SIGTERM to this script stops all three, and any one exiting stops the others. The detector
+# reads the synthetic feed by default, the live Wikimedia feed with TOPOFORGE_SOURCE=wikipedia.
 .venv/bin/python manage.py alert_worker &
 ALERT_WORKER_PID=$!
+.venv/bin/python manage.py detect --source "${TOPOFORGE_SOURCE:-generator}" --status-interval 0 &
+DETECTOR_PID=$!
 .venv/bin/daphne -b "$HOST" -p "$PORT" topoforge.asgi:application &
 SERVER_PID=$!
-stop() { kill "$SERVER_PID" "$ALERT_WORKER_PID" 2>/dev/null || true; wait; }
+stop() { kill "$SERVER_PID" "$ALERT_WORKER_PID" "$DETECTOR_PID" 2>/dev/null || true; wait; }
 trap stop INT TERM EXIT
-wait -n "$SERVER_PID" "$ALERT_WORKER_PID"
+wait -n "$SERVER_PID" "$ALERT_WORKER_PID" "$DETECTOR_PID"
