@@ -9,15 +9,7 @@ from scipy.spatial.distance import pdist
 from .embedding import choose_delay, delay_embed, max_delay_for
 from .normalise import OnlineNormaliser
 from .persistence import h0_diagram, higher_diagrams
-from .scoring import (
-    AlarmGate,
-    FeatureBaseline,
-    TailCalibrator,
-    combined_tail,
-    log_features,
-    surprise,
-    two_sided_tail,
-)
+from .scoring import AlarmGate, EmpiricalTails, combined_tail, log_features
 from .severity import severity_for_score
 from .summaries import betti_at, filtration_scale, summarise
 
@@ -36,12 +28,11 @@ class DetectorConfig:
     embedding_delay: int = 0  # Takens delay in rows; 0 = automatic (autocorrelation < 1/e)
     delay_sample: int = 96  # rows observed before the automatic delay is fixed
     maxdim: int = 1  # highest homology dimension (1, or 2 for voids)
+    reference_size: int = 1000  # embedded points of the recent past the newest point is compared with
     h1_stride: int = 4  # H1/H2 are recomputed every `h1_stride` rows (H0 on every row)
     normaliser_span: int = 2000  # memory (rows) of the online mean/variance
-    baseline_span: int = 500  # memory (rows) of the feature baseline
-    baseline_min: int = 32  # rows of features before deviations are trusted
-    calibration_span: int = 2000  # memory (rows) of the surprise calibration
-    calibration_min: int = 64  # surprises seen before the score leaves warm-up
+    history_span: int = 2000  # rows of past features each new one is ranked against
+    history_min: int = 64  # rows of features before the score leaves warm-up
     score_features: str = "all"  # "all", "topology" (ablation) or "residual" (ablation)
     threshold: float = 0.999  # score >= threshold -> is_anomaly
     quiet_period: int = 64  # rows after an alarm during which the score is damped
@@ -66,12 +57,11 @@ class DetectorConfig:
         )
         need(self.delay_sample >= self.window, "delay_sample must be at least window")
         need(self.maxdim in (0, 1, 2), "maxdim must be 0, 1 or 2")
+        need(self.reference_size >= 16, "reference_size must be at least 16")
         need(self.h1_stride >= 1, "h1_stride must be at least 1")
         need(self.normaliser_span >= 1, "normaliser_span must be at least 1")
-        need(self.baseline_span >= 2, "baseline_span must be at least 2")
-        need(self.baseline_min >= 2, "baseline_min must be at least 2")
-        need(self.calibration_span >= 2, "calibration_span must be at least 2")
-        need(self.calibration_min >= 2, "calibration_min must be at least 2")
+        need(self.history_span >= 16, "history_span must be at least 16")
+        need(2 <= self.history_min <= self.history_span, "history_min must be in [2, history_span]")
         need(self.score_features in SCORE_FEATURE_SETS, f"score_features must be one of {SCORE_FEATURE_SETS}")
         need(0.0 < self.threshold <= 1.0, "threshold must be in (0, 1]")
         need(self.quiet_period >= 0, "quiet_period must be 0 or positive")
@@ -108,7 +98,13 @@ class Detection:
         return asdict(self)
 
 
-H0_FEATURES = ("h0_total_persistence", "h0_max_persistence", "h0_entropy", "h0_newest_persistence")
+H0_FEATURES = (
+    "h0_total_persistence",
+    "h0_max_persistence",
+    "h0_entropy",
+    "h0_newest_persistence",
+    "h0_insertion_death",
+)
 HIGHER_FEATURES = ("total_persistence", "max_persistence", "landscape_l2")
 RESIDUAL_FEATURES = ("value_deviation", "step_deviation")
 
@@ -134,11 +130,12 @@ class Detector:
         self.head = 0  # next write position in the circular buffer
         self.normaliser: OnlineNormaliser | None = None
         self.previous: np.ndarray | None = None
-        self.row_baseline: FeatureBaseline | None = None  # H0 + residual features, every row
-        self.higher_baseline: FeatureBaseline | None = None  # H1/H2 features, every h1_stride rows
-        self.calibrator = TailCalibrator(config.calibration_span)
+        self.row_history: EmpiricalTails | None = None  # H0 + residual features, every row
+        self.higher_history: EmpiricalTails | None = None  # H1/H2 features, every h1_stride rows
         self.gate = AlarmGate(config.threshold, config.quiet_period, config.quiet_damping)
         self.higher = _Higher()
+        self.reference: np.ndarray | None = None  # ring of past embedded points (raw units)
+        self.reference_count = 0
 
     # -- the stream -------------------------------------------------------------------------
 
@@ -213,6 +210,7 @@ class Detector:
         summaries = summarise(h0, "h0")
         newest = np.sqrt(((cloud[:-1] - cloud[-1]) ** 2).sum(axis=1)).min() if len(cloud) > 1 else 0.0
         summaries["h0_newest_persistence"] = float(newest)
+        summaries["h0_insertion_death"] = self._insertion_death(scale)
         fresh_higher = config.maxdim >= 1 and (self.rows - config.window) % config.h1_stride == 0
         if fresh_higher:
             diagrams = higher_diagrams(cloud, config.maxdim, condensed)
@@ -228,14 +226,46 @@ class Detector:
         tails = self._feature_tails(summaries, fresh_higher)
         score, warming_up = 0.0, True
         if tails is not None:
-            tail = self.calibrator.tail(surprise(combined_tail(tails)))
-            if self.calibrator.count > config.calibration_min:
-                score, warming_up = self.gate.apply(1.0 - tail), False
+            score, warming_up = self.gate.apply(1.0 - combined_tail(tails)), False
         return self._detection(timestamp, score, h0, summaries, warming_up, eps)
 
+    def _newest_point(self) -> np.ndarray:
+        """The newest embedded point, in raw units."""
+        config = self.config
+        if not (self.scalar and config.embedding_dim > 1):
+            return self.buffer[(self.head - 1) % config.window].copy()
+        lags = [(self.head - 1 - k * self.delay) % config.window for k in range(config.embedding_dim - 1, -1, -1)]
+        return self.buffer[lags, 0].copy()
+
+    def _insertion_death(self, scale: np.ndarray) -> float:
+        """H0 death of the newest point inserted into the Rips filtration of the reference cloud.
+
+        The reference cloud is the last ``reference_size`` embedded points, except the newest
+        ``window`` ones (its own temporal neighbours, which trivially lie close: the Theiler
+        window of recurrence analysis). Joining that cloud, the newest point is a component of
+        its own until the filtration reaches its nearest neighbour: its death is the distance to
+        the nearest similar state of the recent past. Days that repeat yesterday give small
+        deaths; a state the stream has not visited (a spike, a shift, a broken pattern) a large one.
+        """
+        config = self.config
+        point = self._newest_point()
+        capacity = config.reference_size + config.window
+        if self.reference is None:
+            self.reference = np.zeros((capacity, len(point)))
+        filled = min(self.reference_count, capacity)
+        death = 0.0
+        if filled > config.window:
+            distances = np.sqrt((((self.reference[:filled] - point) / scale) ** 2).sum(axis=1))
+            recent = (self.reference_count - 1 - np.arange(config.window)) % capacity
+            distances[recent] = np.inf
+            death = float(distances.min())
+        self.reference[self.reference_count % capacity] = point
+        self.reference_count += 1
+        return death
+
     def _feature_tails(self, summaries: dict, fresh_higher: bool) -> np.ndarray | None:
-        """Two-sided tail probabilities of today's features against their baselines, or None
-        while the baselines are still learning. Each baseline learns after it is consulted."""
+        """Tail probabilities of this row's features against their own past, or None while
+        that past is too short. Each history learns the new values after ranking them."""
         config = self.config
         names = []
         if config.score_features in ("all", "topology"):
@@ -243,20 +273,25 @@ class Detector:
         if config.score_features in ("all", "residual"):
             names += RESIDUAL_FEATURES
         row_features = log_features(np.array([summaries[name] for name in names]))
-        if self.row_baseline is None:
-            self.row_baseline = FeatureBaseline(len(row_features), config.baseline_span)
-        ready = self.row_baseline.count >= config.baseline_min
-        tails = [two_sided_tail(self.row_baseline.zscores(row_features))] if ready else []
-        self.row_baseline.update(row_features)
+        if self.row_history is None:
+            self.row_history = EmpiricalTails(len(row_features), config.history_span)
+        ready = self.row_history.count >= config.history_min
+        if ready:
+            tails = [self.row_history.tails(row_features)]
+        else:
+            self.row_history.add(row_features)
+            tails = []
 
         if fresh_higher and config.score_features in ("all", "topology"):
             higher_names = [f"h{k}_{name}" for k in range(1, config.maxdim + 1) for name in HIGHER_FEATURES]
             features = log_features(np.array([summaries[name] for name in higher_names]))
-            if self.higher_baseline is None:
-                self.higher_baseline = FeatureBaseline(len(features), config.baseline_span)
-            if self.higher_baseline.count >= max(2, config.baseline_min // config.h1_stride):
-                tails.append(two_sided_tail(self.higher_baseline.zscores(features)))
-            self.higher_baseline.update(features)
+            span = max(16, config.history_span // config.h1_stride)
+            if self.higher_history is None:
+                self.higher_history = EmpiricalTails(len(features), span)
+            if self.higher_history.count >= max(2, config.history_min // config.h1_stride):
+                tails.append(self.higher_history.tails(features))
+            else:
+                self.higher_history.add(features)
         return np.concatenate(tails) if ready else None
 
     def _detection(self, timestamp, score, h0, summaries, warming_up, eps=0.0) -> Detection:
@@ -285,8 +320,8 @@ class Detector:
     # -- persistence of the detector itself --------------------------------------------------
 
     def get_state(self) -> dict:
-        def baseline_state(baseline):
-            return None if baseline is None else baseline.get_state()
+        def history_state(history):
+            return None if history is None else history.get_state()
 
         return {
             "version": STATE_VERSION,
@@ -300,11 +335,12 @@ class Detector:
             "head": self.head,
             "normaliser": None if self.normaliser is None else self.normaliser.get_state(),
             "previous": None if self.previous is None else self.previous.tolist(),
-            "row_baseline": baseline_state(self.row_baseline),
-            "higher_baseline": baseline_state(self.higher_baseline),
-            "calibrator": self.calibrator.get_state(),
+            "row_history": history_state(self.row_history),
+            "higher_history": history_state(self.higher_history),
             "gate": self.gate.get_state(),
             "higher": {"diagrams": self.higher.diagrams, "summaries": dict(self.higher.summaries)},
+            "reference": None if self.reference is None else self.reference.tolist(),
+            "reference_count": self.reference_count,
         }
 
     @classmethod
@@ -325,12 +361,15 @@ class Detector:
             detector.normaliser = OnlineNormaliser.from_state(state["normaliser"], detector.dim, config.normaliser_span)
         if state["previous"] is not None:
             detector.previous = np.asarray(state["previous"], dtype=float)
-        if state["row_baseline"] is not None:
-            detector.row_baseline = FeatureBaseline.from_state(state["row_baseline"], config.baseline_span)
-        if state["higher_baseline"] is not None:
-            detector.higher_baseline = FeatureBaseline.from_state(state["higher_baseline"], config.baseline_span)
-        detector.calibrator = TailCalibrator.from_state(state["calibrator"], config.calibration_span)
+        if state["row_history"] is not None:
+            detector.row_history = EmpiricalTails.from_state(state["row_history"], config.history_span)
+        if state["higher_history"] is not None:
+            span = max(16, config.history_span // config.h1_stride)
+            detector.higher_history = EmpiricalTails.from_state(state["higher_history"], span)
         detector.gate.set_state(state["gate"])
+        if state["reference"] is not None:
+            detector.reference = np.asarray(state["reference"], dtype=float)
+        detector.reference_count = int(state["reference_count"])
         higher = state["higher"]
         detector.higher = _Higher(
             diagrams=higher["diagrams"], summaries={k: float(v) for k, v in higher["summaries"].items()}

@@ -129,6 +129,94 @@ class TailCalibrator:
         return calibrator
 
 
+class EmpiricalTails:
+    """Two-sided tail probabilities of a feature vector against its own recent past.
+
+    The last ``span`` values of each feature are kept. A new value's upper tail probability is
+    the fraction of the past at least as large; beyond the past's 90% quantile u it is never
+    below that fraction and otherwise follows the peaks-over-threshold model of extreme value
+    theory (Pickands-Balkema-de Haan; the SPOT detector of Siffer et al., KDD 2017) with an
+    exponential excess whose scale is the mean excess over u:
+    ``P(X >= x) = 0.1 * exp(-(x - u) / mean_excess)``. The lower tail mirrors it around the 10%
+    quantile. A value never seen before thus gets a finite, ordered probability; a value that
+    recurs (the daily peak of a periodic series) is exactly as common as its recurrences say; and
+    one probability means the same rarity in every stream, which a single threshold needs.
+    The tail models are refitted every ``refit`` values.
+    """
+
+    TAIL_FRACTION = 0.1
+    MIN_EXCESS = 0.01  # features are logarithms: excess scales below 1% are treated as 1%
+
+    def __init__(self, n_features: int, span: int, refit: int = 16):
+        self.span = span
+        self.refit = refit
+        self.count = 0
+        self.history = np.zeros((span, n_features))
+        self.fit = np.zeros((4, n_features))  # upper u, upper scale, lower l, lower scale
+        self.fitted_at = -1
+
+    def add(self, values: np.ndarray) -> None:
+        self.history[self.count % self.span] = values
+        self.count += 1
+
+    def tails(self, values: np.ndarray) -> np.ndarray:
+        """Two-sided tail probability of each feature; then ``values`` join the past."""
+        if self.count == 0:
+            self.add(values)
+            return np.ones(len(values))
+        n = min(self.count, self.span)
+        past = self.history[:n]
+        if self.fitted_at < 0 or self.count - self.fitted_at >= self.refit:
+            self._refit(past)
+            self.fitted_at = self.count
+        up = np.count_nonzero(past >= values, axis=0) / n
+        down = np.count_nonzero(past <= values, axis=0) / n
+        upper_u, upper_scale, lower_l, lower_scale = self.fit
+        model_up = self.TAIL_FRACTION * np.exp(-np.maximum(values - upper_u, 0.0) / upper_scale)
+        model_down = self.TAIL_FRACTION * np.exp(-np.maximum(lower_l - values, 0.0) / lower_scale)
+        p_up = np.maximum(up, model_up)
+        p_down = np.maximum(down, model_down)
+        self.add(values)
+        return np.minimum(1.0, 2.0 * np.minimum(p_up, p_down))
+
+    def _refit(self, past: np.ndarray) -> None:
+        n = len(past)
+        ordered = np.sort(past, axis=0)
+        k = int(n * self.TAIL_FRACTION)
+        upper_u = ordered[n - 1 - k]
+        lower_l = ordered[k]
+        upper_excess = ordered[n - k :] - upper_u if k else np.zeros((1, past.shape[1]))
+        lower_excess = lower_l - ordered[:k] if k else np.zeros((1, past.shape[1]))
+        self.fit = np.stack(
+            [
+                upper_u,
+                np.maximum(upper_excess.mean(axis=0), self.MIN_EXCESS),
+                lower_l,
+                np.maximum(lower_excess.mean(axis=0), self.MIN_EXCESS),
+            ]
+        )
+
+    def get_state(self) -> dict:
+        n = min(self.count, self.span)
+        return {
+            "count": self.count,
+            "history": self.history[:n].tolist(),
+            "fit": self.fit.tolist(),
+            "fitted_at": self.fitted_at,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, span: int, refit: int = 16) -> "EmpiricalTails":
+        fit = np.asarray(state["fit"], dtype=float)
+        tails = cls(fit.shape[1], span, refit)
+        tails.count = int(state["count"])
+        history = np.asarray(state["history"], dtype=float).reshape(-1, fit.shape[1])
+        tails.history[: len(history)] = history
+        tails.fit = fit
+        tails.fitted_at = int(state["fitted_at"])
+        return tails
+
+
 class AlarmGate:
     """A quiet period after each alarm.
 
