@@ -8,11 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pytest=(.venv/bin/python -m pytest "$@")
 
-# pytest exits 5 when a marker selects no test; that is fine for the optional passes.
-optional() { "$@" || { status=$?; [ "$status" -eq 5 ] || exit "$status"; }; }
+# Every pass runs even when an earlier one failed, so one run shows all failures; the script
+# fails at the end if any pass did. pytest exits 5 when a marker selects no test: fine for the
+# optional passes.
+failed=0
+required() { "$@" || failed=1; }
+optional() { "$@" || { status=$?; [ "$status" -eq 5 ] || failed=1; }; }
 
 echo "== SQLite pass"
-env -u DATABASE_URL -u MONGODB_URI "${pytest[@]}" -m "not postgres and not mongodb"
+required env -u DATABASE_URL -u MONGODB_URI "${pytest[@]}" -m "not postgres and not mongodb"
 
 if [ -n "${DATABASE_URL:-}" ]; then
     echo "== PostgreSQL pass (${DATABASE_URL%%@*}@...)"
@@ -29,3 +33,8 @@ else
     echo "== MongoDB pass: TOPOFORGE_TEST_MONGODB_URI is not set; the MongoDB-only tests are skipped"
     optional env -u DATABASE_URL -u MONGODB_URI "${pytest[@]}" -m mongodb
 fi
+
+if [ "$failed" -ne 0 ]; then
+    echo "== FAILED: see the passes above"
+fi
+exit "$failed"
