@@ -244,6 +244,7 @@ class WindowAggregator:
         self.next_index = None  # the oldest bucket that may still receive events
         self.max_time = None
         self.accepted = self.dropped_late = self.untimed = 0
+        self._last_dt, self._last_dt_time = None, None
 
     def describe(self):
         return {"kind": self.kind, "bucket_seconds": self.bucket_seconds,
@@ -253,9 +254,23 @@ class WindowAggregator:
     def watermark(self):
         return None if self.max_time is None else self.max_time - self.allowed_lateness
 
+    def _time(self, event):
+        """``event_time``, remembering the last ``meta.dt``: neighbours mostly share a second."""
+        if self.kind == RECENTCHANGE:
+            meta = event.get("meta")
+            text = meta.get("dt") if isinstance(meta, dict) else None
+            if text is not None:
+                if text == self._last_dt:
+                    return self._last_dt_time
+                moment = parse_time(text)
+                if moment is not None:
+                    self._last_dt, self._last_dt_time = text, moment
+                    return moment
+        return event_time(event, self.kind)
+
     def add(self, event):
         """Account one event; returns the windows that this event's time closed (oldest first)."""
-        moment = event_time(event, self.kind)
+        moment = self._time(event)
         if moment is None:
             self.untimed += 1
             return []

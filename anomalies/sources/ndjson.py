@@ -5,11 +5,11 @@ Blank lines are keep-alives (X sends one every 20 s). Every event leaves this mo
 generic shape ``{"timestamp", "value", "key", "type", "raw"}`` that the generic features read;
 the mapping from the original fields is configurable (``FieldMapping``).
 """
-import json
 import logging
 import time
 
 import httpx
+import orjson
 
 from anomalies.sources.base import GENERIC, Backoff, Source, retry_after_seconds
 
@@ -158,7 +158,7 @@ class NDJSONSource(Source):
                 yield None  # a heartbeat: time passes even when nothing matches
                 continue
             try:
-                raw = json.loads(line)
+                raw = orjson.loads(line)
             except ValueError:
                 raw = None
             if not isinstance(raw, dict) or (self.flavour == "twitter" and "data" not in raw):

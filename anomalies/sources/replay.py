@@ -5,9 +5,10 @@
 replay continues after the last event its checkpoint saw.
 """
 import csv
-import json
 import time
 from pathlib import Path
+
+import orjson
 
 from anomalies.features import event_time
 from anomalies.sources.base import GENERIC, RECENTCHANGE, Source
@@ -39,7 +40,7 @@ class ReplaySource(Source):
         with self.path.open(encoding="utf-8") as handle:
             for line in handle:
                 try:
-                    first = json.loads(line)
+                    first = orjson.loads(line)
                 except ValueError:
                     continue
                 if isinstance(first, dict):
@@ -65,7 +66,7 @@ class ReplaySource(Source):
                 if not line.strip():
                     continue
                 try:
-                    event = json.loads(line)
+                    event = orjson.loads(line)
                 except ValueError:
                     event = None
                 if not isinstance(event, dict):

@@ -5,11 +5,11 @@ One upstream connection per process (WMF polices connections per client IP, see 
 resumed with ``Last-Event-ID`` after the server's periodic close (every ~15 minutes), after
 errors and after a restart (the id comes back from the pipeline's checkpoint).
 """
-import json
 import logging
 import threading
 
 import httpx
+import orjson
 from httpx_sse import SSEError, connect_sse
 
 from anomalies.sources.base import RECENTCHANGE, Backoff, Source, retry_after_seconds
@@ -141,7 +141,7 @@ class WikimediaSource(Source):
     def _decode(self, data):
         """The event of one ``data`` field, or None (malformed, or a canary to drop)."""
         try:
-            event = json.loads(data)
+            event = orjson.loads(data)
         except ValueError:
             event = None
         if not isinstance(event, dict):
