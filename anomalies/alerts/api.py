@@ -103,9 +103,10 @@ class AlertDeliveryListView(generics.ListAPIView):
     queryset = AlertDelivery.objects.none()  # for the schema; get_queryset scopes to the user
 
     def get_queryset(self):
-        return AlertDelivery.objects.filter(config__in=configs_of(self.request.user)).order_by(
-            "-created_at", "-pk"
-        )
+        deliveries = AlertDelivery.objects.order_by("-created_at", "-pk")
+        if has_role(self.request.user, Role.ADMIN):
+            return deliveries
+        return deliveries.filter(config__user=self.request.user)
 
 
 def _own_config(request, config_id):

@@ -64,7 +64,8 @@ def post_json(url, body, headers):
     literal = f"[{address}]" if ":" in address else address
     port = f":{parts.port}" if parts.port else ""
     pinned = urlunsplit((parts.scheme, f"{literal}{port}", parts.path or "/", parts.query, ""))
-    headers = {**headers, "Host": f"{parts.hostname}{port}"}
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    headers = {**headers, "Host": f"{host}{port}"}
     extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
     try:
         # trust_env=False: no proxy from the environment, which would resolve the name again.

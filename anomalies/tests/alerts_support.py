@@ -1,5 +1,6 @@
 """Test support for alerts: a real HTTP receiver on 127.0.0.1, configs and stored detections."""
 import http.server
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,11 +49,16 @@ class ReceivedRequest:
     body: bytes
 
 
+class _IPv6Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 @dataclass
 class AlertReceiver:
     """Answers each request with the next of ``statuses`` (the last one repeats)."""
 
     statuses: list = field(default_factory=lambda: [200])
+    host: str = "127.0.0.1"
     delay_seconds: float = 0.0
     location: str = ""
     requests: list = field(default_factory=list)
@@ -81,7 +87,8 @@ class AlertReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server_class = _IPv6Server if ":" in self.host else http.server.ThreadingHTTPServer
+        self.server = server_class((self.host, 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -97,5 +104,6 @@ class AlertReceiver:
     def port(self):
         return self.server.server_address[1]
 
-    def url(self, path="/hook", host="127.0.0.1"):
+    def url(self, path="/hook", host=None):
+        host = host or (f"[{self.host}]" if ":" in self.host else self.host)
         return f"http://{host}:{self.port}{path}"

@@ -220,3 +220,20 @@ def test_slack_text_cannot_ping_the_channel(viewer, receiver):
     assert "&lt;!channel&gt; &amp; co" in message["blocks"][1]["text"]["text"]
     assert "<!channel>" not in message["text"] + message["blocks"][1]["text"]["text"]
     assert message["blocks"][0]["text"]["type"] == "plain_text"
+
+
+
+def test_webhook_to_an_ipv6_literal_sends_a_bracketed_host_header(viewer):
+    try:
+        receiver = AlertReceiver(host="::1").start()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    try:
+        make_config(viewer, [{"type": "webhook", "target": receiver.url()}])
+        store_detections(0.9)
+        run_worker()
+        [request] = receiver.requests
+        assert request.headers["Host"] == f"[::1]:{receiver.port}"
+        assert AlertDelivery.objects.get().status == DeliveryStatus.SENT
+    finally:
+        receiver.stop()
