@@ -1,12 +1,19 @@
 """Aggregates over a filtered set of detections, computed by the database in three queries.
 
-Only portable ORM aggregates and ``Trunc*`` functions are used (no raw SQL), so the same code runs
-on SQLite, PostgreSQL and MongoDB; Python only assembles the answer and fills empty time buckets.
-"""
-from datetime import timedelta
+Only ORM aggregates and functions are used (no raw SQL), so the same code runs on SQLite,
+PostgreSQL and MongoDB; Python only assembles the answer and fills empty time buckets.
 
+Time buckets are ``Trunc*`` everywhere but on SQLite, where Django implements them as a Python
+function called once per row (about 30 µs each: seconds on a few hundred thousand rows). SQLite
+stores a UTC date-time as ``YYYY-MM-DD HH:MM:SS[.ffffff]`` text, so a prefix of that text is the
+bucket, computed in C by ``substr``.
+"""
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+from django.db import connections
 from django.db.models import Avg, Count, Max, Min, Q
-from django.db.models.functions import TruncDay, TruncHour, TruncMinute
+from django.db.models.functions import Substr, TruncDay, TruncHour, TruncMinute
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
@@ -20,6 +27,8 @@ BUCKETS = {
 }
 DEFAULT_BUCKET = "hour"
 MAX_BUCKETS = 10_000
+# Length of the SQLite text prefix that is the bucket, and what completes it to a date-time.
+SQLITE_PREFIXES = {"minute": (16, ":00"), "hour": (13, ":00:00"), "day": (10, " 00:00:00")}
 
 _datetime = serializers.DateTimeField()
 ANOMALOUS = Q(is_anomaly=True)
@@ -60,7 +69,7 @@ def _series(queryset, bucket, first, last):
     """One entry per bucket from the first to the last detection, empty buckets included."""
     if first is None:
         return []
-    trunc, width = BUCKETS[bucket]
+    width = BUCKETS[bucket][1]
     floor = _floor(first, bucket)
     buckets = int((_floor(last, bucket) - floor) / width) + 1
     if buckets > MAX_BUCKETS:
@@ -73,7 +82,7 @@ def _series(queryset, bucket, first, last):
             }
         )
     rows = (
-        queryset.annotate(bucket_start=trunc("timestamp"))
+        queryset.annotate(bucket_start=_bucket_expression(queryset, bucket))
         .values("bucket_start")
         .annotate(
             total=Count("pk"),
@@ -83,7 +92,7 @@ def _series(queryset, bucket, first, last):
         )
         .order_by("bucket_start")
     )
-    found = {row["bucket_start"]: row for row in rows}
+    found = {_bucket_start(row["bucket_start"], bucket): row for row in rows}
     series = []
     for index in range(buckets):
         start = floor + index * width
@@ -98,6 +107,20 @@ def _series(queryset, bucket, first, last):
             }
         )
     return series
+
+
+def _bucket_expression(queryset, bucket):
+    if connections[queryset.db].vendor == "sqlite":
+        return Substr("timestamp", 1, SQLITE_PREFIXES[bucket][0])
+    return BUCKETS[bucket][0]("timestamp")
+
+
+def _bucket_start(value, bucket):
+    """The bucket's start as an aware UTC date-time (SQLite gives the text prefix)."""
+    if isinstance(value, str):
+        completed = value + SQLITE_PREFIXES[bucket][1]
+        return datetime.fromisoformat(completed).replace(tzinfo=dt_timezone.utc)
+    return value
 
 
 def _floor(moment, bucket):
