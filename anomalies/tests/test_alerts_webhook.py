@@ -2,6 +2,11 @@
 import hashlib
 import hmac
 import json
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
 import time
 from datetime import timedelta
 
@@ -9,7 +14,7 @@ import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
-from anomalies.alerts import channels
+from anomalies.alerts import channels, ssrf
 from anomalies.alerts.delivery import max_attempts, retry_delay
 from anomalies.alerts.worker import AlertWorker
 from anomalies.models import AlertDelivery, DeliveryStatus
@@ -237,3 +242,53 @@ def test_webhook_to_an_ipv6_literal_sends_a_bracketed_host_header(viewer):
         assert AlertDelivery.objects.get().status == DeliveryStatus.SENT
     finally:
         receiver.stop()
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    """A TLS receiver on 127.0.0.1 with a self-signed certificate, recording the SNI it is sent."""
+    if not shutil.which("openssl"):
+        pytest.skip("needs the openssl command to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=hooks.example.com", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    seen = {"sni": []}
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: seen["sni"].append(name)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def accept_one():
+        try:
+            connection, _ = listener.accept()
+            with context.wrap_socket(connection, server_side=True):
+                pass
+        except (OSError, ssl.SSLError):
+            pass  # the client refuses our untrusted certificate, as it must
+
+    thread = threading.Thread(target=accept_one, daemon=True)
+    thread.start()
+    seen["port"] = listener.getsockname()[1]
+    yield seen
+    thread.join(10)
+    listener.close()
+
+
+def test_https_goes_to_the_vetted_address_with_the_host_name_for_sni_and_verification(
+    viewer, tls_receiver, monkeypatch
+):
+    monkeypatch.setattr(ssrf, "resolve", lambda host, port: ["127.0.0.1"])
+    url = f"https://hooks.example.com:{tls_receiver['port']}/hook"
+    make_config(viewer, [{"type": "webhook", "target": url}])
+    store_detections(0.9)
+
+    run_worker()
+
+    assert tls_receiver["sni"] == ["hooks.example.com"]
+    delivery = AlertDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.PENDING  # retried later, never sent unverified
+    assert "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
