@@ -169,7 +169,7 @@ class IgnoreFormatParameter(BaseContentNegotiation):
     summary="Export detections (CSV or NDJSON, streamed)",
     description="The detections matching the list's filters and ordering, streamed in constant "
     "memory with `Content-Disposition: attachment; filename=\"anomalies_<start>_<end>.<ext>\"`. "
-    f"CSV columns, in order: {', '.join(COLUMNS)}; JSON objects as compact JSON text, booleans "
+    f"CSV columns, in order: {', '.join(COLUMNS)}; JSON objects as JSON text, booleans "
     "`true`/`false`, times UTC ISO 8601 with `Z`; text cells starting with `= + - @`, tab or CR "
     "are prefixed with `'` so spreadsheets do not run them. Each NDJSON line is exactly one "
     "detection as the list returns it.",
