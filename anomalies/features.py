@@ -84,28 +84,30 @@ class RecentChangeBucket:
         self.examples = []
 
     def add(self, event):
+        get = event.get
         self.count += 1
-        kind = event.get("type")
-        self.types[kind if kind in self.types else "other"] += 1
-        if event.get("bot") is True:
+        kind = get("type")
+        types = self.types
+        types[kind if kind in types else "other"] += 1
+        if get("bot") is True:
             self.bots += 1
-        length = event.get("length")
+        length = get("length")
         change = 0
-        if isinstance(length, dict):
+        if type(length) is dict:
             new, old = length.get("new"), length.get("old")
-            if isinstance(new, int):
-                change = new - (old if isinstance(old, int) else 0)
+            if type(new) is int:
+                change = new - (old if type(old) is int else 0)
                 if change > 0:
                     self.added += change
                 else:
                     self.removed -= change
-        user = event.get("user")
+        user = get("user")
         if user is not None:
             self.users.add(user)
-        wiki = event.get("wiki")
+        wiki = get("wiki")
         if wiki is not None:
             self.wikis.add(wiki)
-        if len(self.examples) < EXAMPLES_PER_WINDOW:
+        if self.count <= EXAMPLES_PER_WINDOW:
             meta = event.get("meta") if isinstance(event.get("meta"), dict) else {}
             self.examples.append({
                 "type": kind, "wiki": wiki, "title": event.get("title"), "user": user,
@@ -244,7 +246,7 @@ class WindowAggregator:
         self.next_index = None  # the oldest bucket that may still receive events
         self.max_time = None
         self.accepted = self.dropped_late = self.untimed = 0
-        self._last_dt, self._last_dt_time = None, None
+        self._dt_cache = {}  # meta.dt string → epoch seconds
 
     def describe(self):
         return {"kind": self.kind, "bucket_seconds": self.bucket_seconds,
@@ -255,16 +257,19 @@ class WindowAggregator:
         return None if self.max_time is None else self.max_time - self.allowed_lateness
 
     def _time(self, event):
-        """``event_time``, remembering the last ``meta.dt``: neighbours mostly share a second."""
+        """``event_time``, remembering recent ``meta.dt`` strings: events share their second."""
         if self.kind == RECENTCHANGE:
             meta = event.get("meta")
-            text = meta.get("dt") if isinstance(meta, dict) else None
+            text = meta.get("dt") if type(meta) is dict else None
             if text is not None:
-                if text == self._last_dt:
-                    return self._last_dt_time
-                moment = parse_time(text)
+                moment = self._dt_cache.get(text)
+                if moment is None:
+                    moment = parse_time(text)
+                    if moment is not None:
+                        if len(self._dt_cache) > 256:
+                            self._dt_cache.clear()
+                        self._dt_cache[text] = moment
                 if moment is not None:
-                    self._last_dt, self._last_dt_time = text, moment
                     return moment
         return event_time(event, self.kind)
 
