@@ -141,3 +141,36 @@ def test_kill_9_then_restart_on_postgresql(tmp_path):
         set_postgres_connections(name, True, admin)
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.mark.slow
+def test_sigterm_flushes_checkpoints_and_the_restart_completes_the_stream(tmp_path):
+    database = tmp_path / "term.sqlite3"
+    env = base_env(tmp_path)
+    env["DATABASE_URL"] = f"sqlite:///{database}"
+    env["TOPOFORGE_STORE_QUEUE_SIZE"] = "1000"
+    migrate = manage(env, "migrate", "-v", "0")
+    assert migrate.wait(120) == 0
+
+    def rows():
+        with sqlite3.connect(database, timeout=30) as db:
+            return db.execute("SELECT dedup_key FROM anomalies_anomalylog ORDER BY timestamp").fetchall()
+
+    args = [a if a != "0" else "0.5" for a in ARGS]  # a status line every half second
+    first = manage(env, "detect", *args)
+    wait_until(lambda: len(rows()) >= 10, 60, "the first detections")
+    first.send_signal(signal.SIGTERM)
+    _, stderr = first.communicate(timeout=60)
+    assert first.returncode == 0, stderr
+    assert "ev/s | events" in stderr and "queue" in stderr and "last event" in stderr  # the live status
+    with sqlite3.connect(database) as db:
+        saved, = db.execute("SELECT last_event_id FROM anomalies_detectorcheckpoint").fetchone()
+    interrupted = len(rows())
+    assert int(saved) > 0 and interrupted < DURATION // 10
+
+    second = manage(env, "detect", *ARGS)
+    _, stderr = second.communicate(timeout=240)
+    assert second.returncode == 0, stderr
+    expected = reference_detections("generator", DURATION, SEED)
+    assert [key for key, in rows()] == list(expected)
+    assert "already stored 0," in stderr  # resumed after the saved event, nothing recomputed twice

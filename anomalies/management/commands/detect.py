@@ -82,7 +82,8 @@ class Command(BaseCommand):
         parser.add_argument("--detector-config", default="{}", help="JSON object of DetectorConfig overrides.")
         parser.add_argument("--checkpoint-seconds", type=float, default=5.0)
         parser.add_argument("--fresh", action="store_true", help="Ignore the saved checkpoint.")
-        parser.add_argument("--status-interval", type=float, default=1.0, help="Seconds between status lines; 0 = none.")
+        parser.add_argument("--status-interval", type=float, default=None,
+                            help="Seconds between status lines (default 1 on a terminal, 30 otherwise); 0 = none.")
 
     def handle(self, *args, **options):
         bucket = options["bucket"] or settings.TOPOFORGE_BUCKET_SECONDS
@@ -225,8 +226,8 @@ class StatusLine:
 
     def __init__(self, pipeline, interval):
         self.pipeline = pipeline
-        self.interval = interval
         self.tty = sys.stderr.isatty()
+        self.interval = (1.0 if self.tty else 30.0) if interval is None else interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="status", daemon=True)
 
@@ -243,7 +244,7 @@ class StatusLine:
             sys.stderr.write("\n")
 
     def _run(self):
-        previous, every = 0, self.interval if self.tty else max(self.interval, 10.0)
+        previous, every = 0, self.interval
         while not self._stop.wait(every):
             line = self.pipeline.status_line(previous, every)
             previous = self.pipeline.counters.events
