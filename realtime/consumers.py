@@ -6,8 +6,10 @@ with ``topoforge.v1``; the token never appears in a URL or a log line), or the d
 session cookie. A bad, expired or revoked credential closes with 4401; a browser page from a
 foreign origin with 4403; a client that cannot keep up with 4408.
 
-Client → server: ``{"subscribe": {"source": "wikipedia", "min_score": 0.7, "anomalies_only": true}}``
+Client → server: ``{"subscribe": {"source": "wikipedia", "min_score": 0.7, "anomalies_only": true}}``,
+optionally with ``"batch_ms": 200`` beside ``subscribe`` (see ``MIN_BATCH_MS``).
 Server → client: ``{"type": "anomaly", "data": {...}}`` (the JSON of ``GET /api/anomalies/{id}``),
+or with batching ``{"type": "anomalies", "data": [{...}, ...]}``,
 ``{"type": "ping"}`` every ``REALTIME_PING_SECONDS``, ``welcome``/``subscribed``/``error``.
 """
 import asyncio
@@ -23,7 +25,7 @@ from django.utils import timezone
 from accounts.authentication import TokenError
 from realtime import identity as ids
 from realtime.filters import FilterError, Subscription
-from realtime.hub import get_hub
+from realtime.hub import batch_message, get_hub
 from realtime.tickets import redeem_ticket
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,11 @@ logger = logging.getLogger(__name__)
 SUBPROTOCOL = "topoforge.v1"
 BEARER_PREFIX = "bearer."
 MAX_CLIENT_MESSAGE_BYTES = 4096
+# Batching (opt-in, ``"batch_ms"`` next to ``"subscribe"``): one ``anomalies`` message per period
+# instead of one ``anomaly`` message per detection. At high rates and many clients the cost of a
+# WebSocket frame, not of a detection, is what limits a server.
+MIN_BATCH_MS, MAX_BATCH_MS = 50, 10_000
+MAX_BATCH = 500
 
 
 class _Close:
@@ -68,9 +75,20 @@ def _authenticate(scope):
     )
 
 
+def _parse_batch_ms(value):
+    """0 or absent: one message per detection. Else the batching period, in milliseconds."""
+    if value in (None, 0):
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_BATCH_MS <= value <= MAX_BATCH_MS:
+        raise FilterError({"batch_ms": [f"0, or an integer from {MIN_BATCH_MS} to {MAX_BATCH_MS}."]})
+    return value
+
+
 class AnomalyConsumer(AsyncJsonWebsocketConsumer):
     identity = None
     closing = False
+    batch_seconds = 0
+    batch_task = None
 
     async def connect(self):
         self.tasks = []
@@ -87,6 +105,7 @@ class AnomalyConsumer(AsyncJsonWebsocketConsumer):
             return await self._refuse(failure)
 
         self.subscription = Subscription()
+        self.pending = []
         self.queue = asyncio.Queue(maxsize=settings.REALTIME_SEND_QUEUE_SIZE)
         self._enqueue(
             {
@@ -126,24 +145,55 @@ class AnomalyConsumer(AsyncJsonWebsocketConsumer):
             return self._error("invalid_message", "Expected a JSON object.")
         if "subscribe" in content:
             try:
-                self.subscription = Subscription.parse(content["subscribe"])
+                subscription = Subscription.parse(content["subscribe"])
+                batch_ms = _parse_batch_ms(content.get("batch_ms"))
             except FilterError as error:
                 return self._error("invalid", "The subscription has invalid filters.", error.fields)
-            return self._enqueue({"type": "subscribed", "subscription": self.subscription.as_dict()})
+            self.subscription = subscription
+            self._set_batching(batch_ms)
+            return self._enqueue(
+                {"type": "subscribed", "subscription": subscription.as_dict(), "batch_ms": batch_ms}
+            )
         if content.get("type") in ("pong", "ping"):
             return None
         return self._error("unknown_message", 'Send {"subscribe": {...}} or {"type": "pong"}.')
 
     # --- to the client -------------------------------------------------------------------------
 
-    def offer(self, detection, message):
+    def offer(self, detection, encoded):
         """Called by the hub for every detection; never blocks."""
         if self.closing or not self.subscription.matches(detection):
             return
+        if self.batch_seconds:
+            self.pending.append(encoded)
+            if len(self.pending) >= MAX_BATCH:
+                self._flush()
+            return
         try:
-            self.queue.put_nowait(message)
+            self.queue.put_nowait(encoded.message)
         except asyncio.QueueFull:
             self._drop_slow_client()
+
+    def _flush(self):
+        if self.pending:
+            items, self.pending = self.pending, []
+            self._enqueue(batch_message(items))
+
+    async def _flush_batches(self):
+        while True:
+            await asyncio.sleep(self.batch_seconds)
+            self._flush()
+
+    def _set_batching(self, batch_ms):
+        self._flush()
+        if self.batch_task is not None:
+            self.batch_task.cancel()
+            self.tasks.remove(self.batch_task)
+            self.batch_task = None
+        self.batch_seconds = batch_ms / 1000
+        if batch_ms:
+            self.batch_task = asyncio.create_task(self._flush_batches())
+            self.tasks.append(self.batch_task)
 
     def _drop_slow_client(self):
         self.closing = True

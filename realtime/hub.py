@@ -23,9 +23,19 @@ REJOIN_SECONDS = 60
 RETRY_SECONDS = 1.0
 
 
-def encode_anomaly(detection):
-    """The WebSocket message of one detection; computed once per detection, not per client."""
-    return json.dumps({"type": "anomaly", "data": detection}, separators=(",", ":"))
+class Encoded:
+    """One detection encoded once for every client: its JSON, and its ``anomaly`` message."""
+
+    __slots__ = ("data", "message")
+
+    def __init__(self, detection):
+        self.data = json.dumps(detection, separators=(",", ":"))
+        self.message = '{"type":"anomaly","data":' + self.data + "}"
+
+
+def batch_message(encoded_items):
+    """``{"type": "anomalies", "data": [...]}`` from already-encoded detections (no re-encoding)."""
+    return '{"type":"anomalies","data":[' + ",".join(e.data for e in encoded_items) + "]}"
 
 
 class Hub:
@@ -39,7 +49,7 @@ class Hub:
     async def add(self, client):
         """Register ``client``; once this returns, every later detection is offered to it.
 
-        ``client.offer(detection: dict, message: str)`` must not block.
+        ``client.offer(detection: dict, encoded: Encoded)`` must not block.
         """
         async with self._lock:
             if not self._tasks:
@@ -64,9 +74,9 @@ class Hub:
 
     def dispatch(self, detections):
         for detection in detections:
-            message = encode_anomaly(detection)
+            encoded = Encoded(detection)
             for client in list(self.clients):
-                client.offer(detection, message)
+                client.offer(detection, encoded)
 
     async def _listen(self):
         while True:

@@ -103,7 +103,7 @@ class StreamClient:
         self.queue = asyncio.Queue(maxsize=size)
         self.overflowed = False
 
-    def offer(self, detection, message):
+    def offer(self, detection, encoded):
         if self.overflowed or not self.subscription.matches(detection):
             return
         try:

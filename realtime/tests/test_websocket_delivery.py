@@ -152,3 +152,32 @@ async def test_a_failing_push_never_raises_into_the_store(caplog):
         responses = await sync_to_async(detections_stored.send)(sender=AnomalyLog, detections=[Broken()])
     assert responses  # the receiver ran and returned normally
     assert "Could not push 1 stored detection" in caplog.text
+
+
+async def test_batching_sends_one_message_per_period_with_every_matching_detection(viewer):
+    comm = await connected_client(viewer)
+    await comm.send_json_to({"subscribe": {"source": "wikipedia"}, "batch_ms": 200})
+    assert (await comm.receive_json_from())["batch_ms"] == 200
+
+    rows = await announce({"source": "wikipedia"}, {"source": "github"}, {"source": "wikipedia"})
+
+    batch = await comm.receive_json_from(timeout=3)
+    assert batch["type"] == "anomalies"
+    assert [d["id"] for d in batch["data"]] == [str(rows[0].pk), str(rows[2].pk)]
+    assert batch["data"][0]["source_type"] == "wikipedia" and "anomaly_score" in batch["data"][0]
+    assert await comm.receive_nothing(timeout=0.5)  # nothing pending: no empty batches
+
+    await comm.send_json_to({"subscribe": {}, "batch_ms": 0})  # back to one message per detection
+    assert (await comm.receive_json_from())["batch_ms"] == 0
+    [row] = await announce({})
+    assert (await comm.receive_json_from(timeout=3))["data"]["id"] == str(row.pk)
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("batch_ms", [10, 20_000, "100", True, 1.5])
+async def test_an_invalid_batch_period_is_refused_naming_it(viewer, batch_ms):
+    comm = await connected_client(viewer)
+    await comm.send_json_to({"subscribe": {}, "batch_ms": batch_ms})
+    reply = await comm.receive_json_from()
+    assert reply["type"] == "error" and list(reply["error"]["fields"]) == ["batch_ms"]
+    await comm.disconnect()
