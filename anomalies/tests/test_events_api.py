@@ -96,3 +96,46 @@ def iter_until_quiet(source):
         if event is None:
             return
         yield event
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pushed_events_become_detections_of_the_http_stream(client_for, admin, tmp_path):
+    """POST /api/events → inbox → the http source's pipeline → one AnomalyLog per bucket."""
+    import threading
+    import time
+
+    from anomalies.journal import Journal
+    from anomalies.models import AnomalyLog, DetectorCheckpoint
+    from anomalies.pipeline import Pipeline
+    from anomalies.store import DetectionStore
+
+    start = 1767268800  # 2026-01-01T12:00:00Z
+    events = [{"timestamp": start + i, "value": 100 + (i % 7), "key": f"web-{i % 3}"} for i in range(600)]
+    for offset in range(0, 600, 200):
+        response = client_for(admin).post(URL, batch(events[offset:offset + 200]), format="json")
+        assert response.status_code == 202
+    last_pushed = response.json()["last_id"]
+
+    journal = Journal(tmp_path, "http:checkout")
+    store = DetectionStore("http:checkout", journal).start()
+    pipeline = Pipeline.resume(lambda resume: InboxSource("checkout", resume_from=resume, settle=0, poll_interval=0.05),
+                               source_key="http:checkout", kind="generic", store=store,
+                               bucket_seconds=60, allowed_lateness=0, checkpoint_seconds=0)
+    store.on_checkpoint_stored = pipeline.source.consumed
+    runner = threading.Thread(target=pipeline.run)
+    runner.start()
+    deadline = time.monotonic() + 30
+    while AnomalyLog.objects.filter(source_type="http").count() < 9 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pipeline.stop()
+    runner.join(10)
+    store.close(final_checkpoint=pipeline.final_checkpoint())
+    journal.close()
+
+    rows = list(AnomalyLog.objects.filter(source_type="http").order_by("timestamp"))
+    assert len(rows) == 9  # ten minutes of events: nine closed minutes, the tenth still open
+    assert rows[0].dedup_key == "http:checkout:2026-01-01T12:00:00Z"
+    assert rows[0].event_data["features"]["events"] == 60
+    assert rows[0].event_data["features"]["distinct_keys"] == 3
+    assert DetectorCheckpoint.objects.get(source_key="http:checkout").last_event_id == last_pushed
+    assert IngestedEvent.objects.count() == 0  # consumed: a stored checkpoint covers them all
