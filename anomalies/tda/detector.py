@@ -4,14 +4,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
-from scipy.spatial.distance import pdist
 
 from .embedding import choose_delay, delay_embed, max_delay_for
 from .normalise import OnlineNormaliser
-from .persistence import h0_diagram, higher_diagrams
+from .persistence import condensed_distances, h0_diagram, higher_diagrams
 from .scoring import AlarmGate, EmpiricalTails, combined_tail, log_features
 from .severity import severity_for_score
-from .summaries import betti_at, filtration_scale, summarise
+from .betti import betti_from_diagrams
+from .summaries import filtration_scale, summarise
 
 STATE_VERSION = 1
 
@@ -34,8 +34,8 @@ class DetectorConfig:
     history_span: int = 2000  # rows of past features each new one is ranked against
     history_min: int = 64  # rows of features before the score leaves warm-up
     score_features: str = "all"  # "all", "topology" (ablation) or "residual" (ablation)
-    threshold: float = 0.999  # score >= threshold -> is_anomaly
-    quiet_period: int = 64  # rows after an alarm during which the score is damped
+    threshold: float = 0.99  # score >= threshold -> is_anomaly (and the quiet period starts)
+    quiet_period: int = 200  # rows after an alarm during which the score is damped
     quiet_damping: float = 0.5  # factor applied to the score during the quiet period
     betti_scale_factor: float = 2.0  # Betti numbers read at factor * quantile of H0 deaths
     betti_scale_quantile: float = 0.95
@@ -205,7 +205,7 @@ class Detector:
     def _analyse(self, timestamp: float, scale: np.ndarray, residual: dict) -> Detection:
         config = self.config
         cloud = self.point_cloud(scale)
-        condensed = pdist(cloud)
+        condensed = condensed_distances(cloud)
         h0 = h0_diagram(cloud, condensed)
         summaries = summarise(h0, "h0")
         newest = np.sqrt(((cloud[:-1] - cloud[-1]) ** 2).sum(axis=1)).min() if len(cloud) > 1 else 0.0
@@ -220,14 +220,15 @@ class Detector:
             self.higher = _Higher(diagrams=[d.tolist() for d in diagrams], summaries=higher_summaries)
         summaries.update(self.higher.summaries)
         summaries.update(residual)
-        eps = filtration_scale(h0[:, 1], config.betti_scale_factor, config.betti_scale_quantile)
-        summaries["filtration_scale"] = eps
+        summaries["filtration_scale"] = filtration_scale(
+            h0[:, 1], config.betti_scale_factor, config.betti_scale_quantile
+        )
 
         tails = self._feature_tails(summaries, fresh_higher)
         score, warming_up = 0.0, True
         if tails is not None:
             score, warming_up = self.gate.apply(1.0 - combined_tail(tails)), False
-        return self._detection(timestamp, score, h0, summaries, warming_up, eps)
+        return self._detection(timestamp, score, h0, summaries, warming_up)
 
     def _newest_point(self) -> np.ndarray:
         """The newest embedded point, in raw units."""
@@ -294,15 +295,14 @@ class Detector:
                 self.higher_history.add(features)
         return np.concatenate(tails) if ready else None
 
-    def _detection(self, timestamp, score, h0, summaries, warming_up, eps=0.0) -> Detection:
+    def _detection(self, timestamp, score, h0, summaries, warming_up) -> Detection:
         higher = self.higher.diagrams if h0 is not None else []
         betti = [0, 0, 0]
         diagram = {"h0": [], "h1": [], "h2": []}
         if h0 is not None:
-            betti[0] = 1 + int(np.count_nonzero(h0[:, 1] > eps))
+            betti, _ = betti_from_diagrams(h0, higher, self.config.betti_scale_factor, self.config.betti_scale_quantile)
             diagram["h0"] = h0.tolist()
             for k, pairs in enumerate(higher, start=1):
-                betti[k] = betti_at(np.asarray(pairs).reshape(-1, 2), eps)
                 diagram[f"h{k}"] = pairs
         return Detection(
             timestamp=float(timestamp),

@@ -169,15 +169,24 @@ class EmpiricalTails:
         if self.fitted_at < 0 or self.count - self.fitted_at >= self.refit:
             self._refit(past)
             self.fitted_at = self.count
-        up = np.count_nonzero(past >= values, axis=0) / n
-        down = np.count_nonzero(past <= values, axis=0) / n
         upper_u, upper_scale, lower_l, lower_scale = self.fit
-        model_up = self.TAIL_FRACTION * np.exp(-np.maximum(values - upper_u, 0.0) / upper_scale)
-        model_down = self.TAIL_FRACTION * np.exp(-np.maximum(lower_l - values, 0.0) / lower_scale)
-        p_up = np.maximum(up, model_up)
-        p_down = np.maximum(down, model_down)
+        # Inside the central band both one-sided fractions are at least about TAIL_FRACTION, so
+        # the two-sided probability is at least 2 * TAIL_FRACTION: counting the past is only
+        # worth it for the features outside the band (usually none or one of them).
+        result = np.full(len(values), min(1.0, 2.0 * self.TAIL_FRACTION))
+        outside = np.nonzero((values > upper_u) | (values < lower_l))[0]
+        if len(outside):
+            v = values[outside]
+            columns = past[:, outside]
+            up = np.count_nonzero(columns >= v, axis=0) / n
+            down = np.count_nonzero(columns <= v, axis=0) / n
+            model_up = self.TAIL_FRACTION * np.exp(-np.maximum(v - upper_u[outside], 0.0) / upper_scale[outside])
+            model_down = self.TAIL_FRACTION * np.exp(-np.maximum(lower_l[outside] - v, 0.0) / lower_scale[outside])
+            p_up = np.maximum(up, model_up)
+            p_down = np.maximum(down, model_down)
+            result[outside] = np.minimum(1.0, 2.0 * np.minimum(p_up, p_down))
         self.add(values)
-        return np.minimum(1.0, 2.0 * np.minimum(p_up, p_down))
+        return result
 
     def _refit(self, past: np.ndarray) -> None:
         n = len(past)

@@ -1,0 +1,148 @@
+"""evaluate_nab end to end on a tiny NAB-layout folder, and our scorer on the shared subset."""
+import csv
+import json
+from datetime import datetime, timedelta
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+
+from anomalies.nab.corpus import load_corpus
+from anomalies.nab.scoring import PROFILES, score_corpus, scorable_rows
+
+SHARED_NAB = Path(__file__).resolve().parents[2] / ".." / "shared" / "nab"
+START = datetime(2024, 3, 1)
+
+
+def stamp(i, fraction=False):
+    text = (START + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S")
+    return text + ".000000" if fraction else text
+
+
+def write_series(path, values):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "value"])
+        for i, value in enumerate(values):
+            writer.writerow([stamp(i), f"{value:.4f}"])
+
+
+@pytest.fixture
+def nab_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.arange(700)
+    base = 50 + 5 * np.sin(2 * np.pi * t / 48)
+    spiky = base + rng.normal(scale=0.5, size=700)
+    spiky[500] += 40
+    shifted = base + rng.normal(scale=0.5, size=700)
+    shifted[450:] += 25
+    calm = base + rng.normal(scale=0.5, size=700)
+    write_series(tmp_path / "data" / "alpha" / "spiky.csv", spiky)
+    write_series(tmp_path / "data" / "alpha" / "calm.csv", calm)
+    write_series(tmp_path / "data" / "beta" / "shifted.csv", shifted)
+    write_series(tmp_path / "data" / "beta" / "unlabelled.csv", calm)
+    windows = {
+        "alpha/spiky.csv": [[stamp(470, True), stamp(530, True)]],
+        "alpha/calm.csv": [],
+        "beta/shifted.csv": [[stamp(420, True), stamp(480, True)]],
+    }
+    labels = tmp_path / "labels" / "combined_windows.json"
+    labels.parent.mkdir()
+    labels.write_text(json.dumps(windows))
+    return tmp_path
+
+
+def run(nab_folder, *extra):
+    out, err = StringIO(), StringIO()
+    call_command(
+        "evaluate_nab",
+        "--data-dir", str(nab_folder / "data"),
+        "--labels", str(nab_folder / "labels" / "combined_windows.json"),
+        "--out", str(nab_folder / "results"),
+        *extra,
+        stdout=out,
+        stderr=err,
+    )
+    return out.getvalue(), err.getvalue()
+
+
+def test_evaluate_nab_writes_nab_results_and_prints_three_profiles(nab_folder):
+    out, err = run(nab_folder)
+
+    result = nab_folder / "results" / "topoforge" / "alpha" / "topoforge_spiky.csv"
+    with result.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["timestamp", "value", "anomaly_score", "label"]
+    assert len(rows) == 700
+    assert rows[0]["timestamp"] == stamp(0) and rows[0]["value"] == "{:.4f}".format(float(rows[0]["value"]))
+    assert all(0.0 <= float(r["anomaly_score"]) <= 1.0 for r in rows)
+    assert [i for i, r in enumerate(rows) if r["label"] == "1"] == list(range(470, 531))
+    assert (nab_folder / "results" / "topoforge" / "beta" / "topoforge_shifted.csv").is_file()
+    assert (nab_folder / "results" / "topoforge" / "alpha" / "topoforge_calm.csv").is_file()
+    assert not (nab_folder / "results" / "topoforge" / "beta" / "topoforge_unlabelled.csv").exists()
+
+    assert "3 files, 2100 rows" in out
+    lines = {line.split()[0]: line.split() for line in out.splitlines() if line.split()}
+    for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"):
+        threshold, raw, null, perfect, score = map(float, lines[profile][1:])
+        assert perfect == 2.0 and 0.0 <= threshold <= 1.1
+        assert null == (-4.0 if profile == "reward_low_FN_rate" else -2.0)
+        assert score == pytest.approx(100 * (raw - null) / (perfect - null), abs=0.01)
+    # A 40-sigma spike and a 5-sigma level shift in a calm series: both windows are found.
+    assert float(lines["standard"][5]) > 80
+    assert "skipped (not in the labels file): beta/unlabelled.csv" in err
+    assert "files" in err and "rows" in err  # the progress bars
+
+
+def test_evaluate_nab_results_rescore_to_the_printed_figures(nab_folder):
+    out, _ = run(nab_folder, "--no-progress")
+    corpus, _ = load_corpus(nab_folder / "data", nab_folder / "labels" / "combined_windows.json")
+    files = {}
+    for series in corpus:
+        path = nab_folder / "results" / "topoforge" / series.category / f"topoforge_{series.name}.csv"
+        with path.open() as handle:
+            scores = [float(r["anomaly_score"]) for r in csv.DictReader(handle)]
+        files[series.key] = scorable_rows(scores, series.windows)
+    standard = score_corpus(files, PROFILES[:1])[0]
+    assert f"{standard.score:.2f}" in out
+
+
+def test_evaluate_nab_reports_bad_arguments(nab_folder, tmp_path):
+    with pytest.raises(CommandError, match="--data-dir"):
+        call_command("evaluate_nab", "--data-dir", str(tmp_path / "nope"), "--labels", "x", "--out", str(tmp_path))
+    bad_config = tmp_path / "config.json"
+    bad_config.write_text('{"window": 2}')
+    with pytest.raises(CommandError, match="window"):
+        run(nab_folder, "--config", str(bad_config))
+
+
+def test_window_edges_must_be_rows_of_the_data(nab_folder):
+    labels = nab_folder / "labels" / "combined_windows.json"
+    labels.write_text(json.dumps({"alpha/spiky.csv": [["2030-01-01 00:00:00.000000", stamp(10, True)]]}))
+    with pytest.raises(CommandError, match="not a row of the data"):
+        run(nab_folder)
+
+
+def shared_corpus():
+    if not (SHARED_NAB / "data").is_dir():
+        pytest.skip(f"the NAB subset is not at {SHARED_NAB.resolve()}")
+    return load_corpus(SHARED_NAB / "data", SHARED_NAB / "labels" / "combined_windows.json")[0]
+
+
+def test_perfect_and_null_detectors_on_the_shared_subset_match_nab():
+    # README of the subset: perfect raw 39; null -39 / -39 / -78.
+    corpus = shared_corpus()
+    perfect, null = {}, {}
+    for series in corpus:
+        ideal = np.zeros(len(series))
+        for left, _ in series.windows:
+            ideal[left] = 1.0
+        perfect[series.key] = scorable_rows(ideal, series.windows)
+        null[series.key] = scorable_rows(np.zeros(len(series)), series.windows)
+    for result in score_corpus(perfect):
+        assert result.raw == pytest.approx(39.0) and result.score == pytest.approx(100.0)
+    assert [r.raw for r in score_corpus(null)] == [-39.0, -39.0, -78.0]
+    assert [r.score for r in score_corpus(null)] == [0.0, 0.0, 0.0]

@@ -1,0 +1,97 @@
+"""The detector on synthetic series with one injected anomaly each, causality, and restarts."""
+import json
+
+import numpy as np
+import pytest
+
+from anomalies.nab.corpus import Series
+from anomalies.nab.runner import detect_series
+from anomalies.tda import Detector, DetectorConfig
+
+ONSET = 1500
+LENGTH = 2200
+
+
+def seasonal(seed, period=40):
+    rng = np.random.default_rng(seed)
+    t = np.arange(LENGTH)
+    return 10 + np.sin(2 * np.pi * t / period) + rng.normal(scale=0.15, size=LENGTH)
+
+
+def with_spike(seed):
+    x = seasonal(seed)
+    x[ONSET] += 4.0
+    return x
+
+
+def with_level_shift(seed):
+    x = seasonal(seed)
+    x[ONSET:] += 2.5
+    return x
+
+
+def with_frequency_change(seed):
+    rng = np.random.default_rng(seed)
+    t = np.arange(LENGTH)
+    phase = np.where(t < ONSET, 2 * np.pi * t / 40, 2 * np.pi * ONSET / 40 + 2 * np.pi * (t - ONSET) / 13)
+    return 10 + np.sin(phase) + rng.normal(scale=0.15, size=LENGTH)
+
+
+def scores_of(series, config=None):
+    detector = Detector(config or DetectorConfig())
+    return np.array([detector.update(60.0 * i, float(v)).score for i, v in enumerate(series)])
+
+
+@pytest.mark.parametrize(
+    "make, rows_to_notice",
+    [
+        (with_spike, 10),
+        (with_level_shift, 10),
+        # A new rhythm must fill part of the window before its shape differs: about 1.5 periods.
+        (with_frequency_change, 60),
+    ],
+)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_injected_anomaly_scores_above_everything_else(make, rows_to_notice, seed):
+    scores = scores_of(make(seed))
+    # Flagged soon after its onset, higher than any other row of the series after warm-up.
+    near = scores[ONSET : ONSET + rows_to_notice]
+    elsewhere = np.r_[scores[300:ONSET], scores[ONSET + rows_to_notice :]]
+    assert near.max() > elsewhere.max()
+    assert near.max() >= DetectorConfig().threshold
+
+
+def test_appending_future_rows_does_not_change_past_scores():
+    values = with_spike(3)
+    timestamps = [f"2024-01-01 00:{i // 60 % 60:02d}:{i % 60:02d}" for i in range(LENGTH)]
+    full = Series("cat/x.csv", timestamps, [repr(v) for v in values])
+    prefix = Series("cat/x.csv", timestamps[:1200], [repr(v) for v in values[:1200]])
+    assert detect_series(prefix, DetectorConfig()) == detect_series(full, DetectorConfig())[:1200]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        DetectorConfig(),
+        # Small rings, so every circular buffer wraps before the save; H2 on.
+        DetectorConfig(window=24, maxdim=2, history_span=100, history_min=20, reference_size=50, h1_stride=3),
+    ],
+)
+def test_save_and_restore_through_json_gives_identical_later_detections(config):
+    values = with_level_shift(4)
+    original = Detector(config)
+    for i, v in enumerate(values[:1300]):
+        original.update(60.0 * i, v)
+    restored = Detector.from_state(json.loads(json.dumps(original.get_state())))
+    later = [(60.0 * i, v) for i, v in enumerate(values[1300:1700], start=1300)]
+    assert [restored.update(t, v).to_dict() for t, v in later] == [original.update(t, v).to_dict() for t, v in later]
+
+
+def test_vector_stream_detects_a_broken_loop():
+    rng = np.random.default_rng(5)
+    angles = 2 * np.pi * np.arange(LENGTH) / 32
+    vectors = np.c_[np.cos(angles), np.sin(angles)] + rng.normal(scale=0.05, size=(LENGTH, 2))
+    vectors[ONSET:, 1] = 0.0  # the orbit collapses onto a line: the loop disappears
+    detector = Detector()
+    scores = np.array([detector.update(float(i), v).score for i, v in enumerate(vectors)])
+    assert scores[ONSET : ONSET + 40].max() > scores[300:ONSET].max()
