@@ -38,6 +38,7 @@ MAX_CLIENT_MESSAGE_BYTES = 4096
 # WebSocket frame, not of a detection, is what limits a server.
 MIN_BATCH_MS, MAX_BATCH_MS = 50, 10_000
 MAX_BATCH = 500
+CLOSE_UNAVAILABLE = 1011
 
 
 class _Close:
@@ -116,7 +117,13 @@ class AnomalyConsumer(AsyncJsonWebsocketConsumer):
             }
         )
         self.tasks = [asyncio.create_task(self._send_queued()), asyncio.create_task(self._keep_alive())]
-        await get_hub().add(self)
+        try:
+            await get_hub().add(self)
+        except Exception:  # the channel layer (Redis) is down: say so instead of a silent socket
+            logger.exception("Realtime client could not join the channel layer")
+            self.identity = None
+            self._error("unavailable", "Live updates are unavailable; retry shortly.")
+            self._enqueue(_Close(CLOSE_UNAVAILABLE))
 
     async def disconnect(self, code):
         self.closing = True

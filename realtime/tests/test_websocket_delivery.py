@@ -181,3 +181,27 @@ async def test_an_invalid_batch_period_is_refused_naming_it(viewer, batch_ms):
     reply = await comm.receive_json_from()
     assert reply["type"] == "error" and list(reply["error"]["fields"]) == ["batch_ms"]
     await comm.disconnect()
+
+
+async def test_an_unreachable_channel_layer_is_said_not_hidden(viewer, settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},  # nothing listens on port 1
+        }
+    }
+    client = Client()
+    await sync_to_async(client.force_login)(viewer)
+    comm = WebsocketCommunicator(
+        application,
+        "/ws/anomalies",
+        headers=[
+            (b"host", b"127.0.0.1:8000"),
+            (b"origin", b"http://127.0.0.1:8000"),
+            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+        ],
+    )
+    assert (await comm.connect())[0]
+    assert (await comm.receive_json_from(timeout=5))["type"] == "welcome"
+    assert (await comm.receive_json_from(timeout=5))["error"]["code"] == "unavailable"
+    assert (await comm.receive_output(timeout=5)) == {"type": "websocket.close", "code": 1011}

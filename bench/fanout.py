@@ -1,0 +1,299 @@
+"""Fan-out benchmark: N concurrent WebSocket clients on ONE daphne process, detections at a fixed rate.
+
+    REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/fanout.py --clients 100 1000 2000
+
+For each N: a fresh daphne process serves /ws/anomalies (SQLite in a temporary directory, the Redis
+channel layer); client worker processes open N WebSockets (bearer-token subprotocol) and subscribe;
+this process publishes ``--rate`` detections per second for ``--seconds`` through the channel layer,
+exactly as the pipeline's ``detections_stored`` receiver does. Each detection carries its publish
+time; clients record the delivery latency (same machine, same clock). Dropped = messages a
+connected client should have received and did not (a client closed as too slow loses the rest).
+
+Prints figures, the machine and its 1-minute load average after each run (other work on the
+machine slows every figure); asserts nothing. Clients share the CPU with the server: on a small
+machine the figures are a lower bound on what the server alone can do.
+"""
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+HANDSHAKES_IN_FLIGHT = 10  # per client process
+BATCH_MS = int(os.environ.get("FANOUT_BATCH_MS", "0"))  # set by --batch-ms; read by the client processes
+PROFILE = ["-m", "cProfile", "-o", os.environ["FANOUT_PROFILE"]] if os.environ.get("FANOUT_PROFILE") else []
+sys.path.insert(0, str(REPO))
+
+
+def machine():
+    model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+        platform.processor() or "unknown CPU",
+    )
+    return f"{os.cpu_count()} CPU(s), {model}, Python {platform.python_version()}, {platform.system()}"
+
+
+# --- client workers (separate processes) ---------------------------------------------------------
+
+async def _connect(url, origin, token, attempts=5):
+    import websockets
+
+    for attempt in range(attempts):
+        try:
+            ws = await websockets.connect(
+                url, origin=origin, subprotocols=["topoforge.v1", f"bearer.{token}"],
+                open_timeout=60, max_queue=None, ping_interval=None, compression=None,
+            )
+            await ws.recv()  # welcome: authenticated
+            if BATCH_MS:
+                await ws.send(json.dumps({"subscribe": {}, "batch_ms": BATCH_MS}))
+                await ws.recv()  # subscribed
+            return ws
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.5 * (attempt + 1))
+
+
+async def _client(url, origin, token, ready, sockets, results, handshakes):
+    import websockets
+
+    latencies, received, close_code = [], 0, None
+    try:
+        async with handshakes:  # a bounded number of handshakes in flight: the ramp adapts to the server
+            ws = await _connect(url, origin, token)
+    except Exception as error:
+        ready()
+        results.append((0, [], f"connect failed: {type(error).__name__}: {error}"))
+        return
+    sockets.append(ws)
+    ready()
+    try:
+        async for raw in ws:  # until the worker closes it, or the server drops it
+            now = time.time()
+            message = json.loads(raw)
+            if message.get("type") == "anomaly":
+                received += 1
+                latencies.append(now - message["data"]["metadata"]["sent_at"])
+            elif message.get("type") == "anomalies":
+                received += len(message["data"])
+                latencies.extend(now - d["metadata"]["sent_at"] for d in message["data"])
+    except websockets.ConnectionClosedError as error:  # e.g. 4408: dropped as too slow
+        close_code = error.rcvd.code if error.rcvd else "no close frame"
+    results.append((received, latencies, close_code))
+
+
+def worker(url, origin, token, count, ready_queue, go_event, stop_time, out_queue):
+    async def main():
+        results, sockets, ready_count = [], [], 0
+
+        def ready():
+            nonlocal ready_count
+            ready_count += 1
+            if ready_count == count:
+                ready_queue.put(count)
+
+        handshakes = asyncio.Semaphore(HANDSHAKES_IN_FLIGHT)
+        tasks = [
+            asyncio.create_task(_client(url, origin, token, ready, sockets, results, handshakes))
+            for _ in range(count)
+        ]
+        while not go_event.is_set():
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(max(0.0, stop_time.value - time.time()))
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+        await asyncio.gather(*tasks)
+        received = [r[0] for r in results]
+        latencies = [lat for r in results for lat in r[1]]
+        closes = [r[2] for r in results if r[2] is not None]
+        out_queue.put((received, latencies, closes))
+
+    asyncio.run(main())
+
+
+# --- server and publisher ------------------------------------------------------------------------
+
+def prepare_environment(workdir):
+    os.environ.update(
+        DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
+        SECRET_KEY="bench-only-secret-key-0123456789abcdef",
+        DEBUG="0",
+        ALLOWED_HOSTS="127.0.0.1",
+        CACHE_KEY_PREFIX=f"bench{os.getpid()}",
+        DJANGO_SETTINGS_MODULE="topoforge.settings",
+    )
+    os.environ.pop("MONGODB_URI", None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def make_token():
+    from accounts.models import User
+    from accounts.tokens import issue_token_pair
+
+    user, _ = User.objects.get_or_create(username="bench", defaults={"email": "bench@example.com"})
+    return issue_token_pair(user).access
+
+
+def start_daphne(workdir):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4096)
+    port = listener.getsockname()[1]
+    log = open(workdir / "daphne.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, *PROFILE, "-m", "daphne", "--fd", str(listener.fileno()), "topoforge.asgi:application"],
+        cwd=REPO, env=dict(os.environ), pass_fds=[listener.fileno()], stdout=log, stderr=subprocess.STDOUT,
+    )
+    listener.close()
+    import httpx
+
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process, port
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("daphne did not start; see " + str(workdir / "daphne.log"))
+
+
+def detection(sequence):
+    return {
+        "id": str(sequence),
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "source_type": "bench",
+        "anomaly_score": 0.5,
+        "is_anomaly": sequence % 10 == 0,
+        "severity": "low",
+        "betti_h0": 3, "betti_h1": 1, "betti_h2": 0,
+        "event_data": {"window": {"start": "", "end": ""}, "features": [0.1, 0.2, 0.3]},
+        "metadata": {"diagram": {"h0": [[0, 0.4], [0, 0.7]], "h1": [[0.2, 0.5]], "h2": []}},
+        "dedup_key": f"bench:{sequence}",
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+async def publish_at_rate(rate, seconds):
+    from realtime.broadcast import publish
+
+    count = int(rate * seconds)
+    start = time.time()
+    for sequence in range(count):
+        delay = start + sequence / rate - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        item = detection(sequence)
+        item["metadata"]["sent_at"] = time.time()
+        await publish([item])
+    return count
+
+
+def percentile(values, fraction):
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def run(clients, rate, seconds, workers, token, port):
+    url, origin = f"ws://127.0.0.1:{port}/ws/anomalies", f"http://127.0.0.1:{port}"
+    ctx = multiprocessing.get_context("spawn")
+    ready_queue, out_queue, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    stop_time = ctx.Value("d", 0.0)
+    shares = [clients // workers + (1 if i < clients % workers else 0) for i in range(workers)]
+    processes = [
+        ctx.Process(target=worker, args=(url, origin, token, n, ready_queue, go, stop_time, out_queue))
+        for n in shares if n
+    ]
+    started = time.time()
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready_queue.get(timeout=600)
+    connect_seconds = time.time() - started
+    stop_time.value = time.time() + seconds + 5  # grace: late messages still count
+    go.set()
+    published = asyncio.run(publish_at_rate(rate, seconds))
+    received, latencies, closes = [], [], []
+    for _ in processes:
+        r, lat, c = out_queue.get(timeout=600)
+        received += r
+        latencies += lat
+        closes += c
+    for process in processes:
+        process.join()
+    failed = [c for c in closes if str(c).startswith("connect failed")]
+    if failed:
+        print(f"  {len(failed)} client(s) could not connect, e.g. {failed[0]}", file=sys.stderr)
+    closes = [c for c in closes if c not in failed]
+    expected = published * (clients - len(failed))
+    return {
+        "clients": clients,
+        "failed": len(failed),
+        "published": published,
+        "connect_s": connect_seconds,
+        "delivered": sum(received),
+        "dropped": expected - sum(received),
+        "dropped_pct": 100 * (expected - sum(received)) / expected if expected else 0.0,
+        "clients_closed": len(closes),
+        "p50_ms": 1000 * percentile(latencies, 0.50),
+        "p99_ms": 1000 * percentile(latencies, 0.99),
+        "max_ms": 1000 * max(latencies) if latencies else float("nan"),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[100, 1000, 2000])
+    parser.add_argument("--rate", type=float, default=50, help="detections per second")
+    parser.add_argument("--seconds", type=float, default=20, help="publishing time per run")
+    parser.add_argument("--batch-ms", type=int, default=0,
+                        help="clients subscribe with this batch_ms (0: one message per detection)")
+    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1),
+                        help="client processes")
+    args = parser.parse_args()
+    os.environ["FANOUT_BATCH_MS"] = str(args.batch_ms)  # spawned client processes inherit it
+    if not os.environ.get("REDIS_URL"):
+        raise SystemExit("set REDIS_URL: the detector side reaches daphne through the Redis channel layer")
+
+    print(f"machine: {machine()}")
+    delivery = f"batches of {args.batch_ms} ms" if args.batch_ms else "one message per detection"
+    print(f"rate {args.rate:g} detections/s for {args.seconds:g} s per run; {delivery}; {args.workers} client "
+          "process(es); one daphne process; Redis channel layer\n")
+    header = f"{'clients':>7} {'failed':>6} {'published':>9} {'delivered':>10} {'dropped':>9} {'closed':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'connect s':>9} {'load':>5}"
+    print(header)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        prepare_environment(workdir)
+        token = make_token()
+        for clients in args.clients:
+            daphne, port = start_daphne(workdir)
+            try:
+                r = run(clients, args.rate, args.seconds, args.workers, token, port)
+            finally:
+                daphne.terminate()
+                daphne.wait(30)
+            if r["failed"]:
+                log = (workdir / "daphne.log").read_text(errors="replace").splitlines()
+                print("  daphne log tail:\n    " + "\n    ".join(log[-15:]), file=sys.stderr)
+            print(f"{r['clients']:>7} {r['failed']:>6} {r['published']:>9} {r['delivered']:>10} "
+                  f"{r['dropped']:>9} {r['clients_closed']:>6} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
+                  f"{r['max_ms']:>8.1f} {r['connect_s']:>9.1f} {os.getloadavg()[0]:>5.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
