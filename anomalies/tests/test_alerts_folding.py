@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from freezegun import freeze_time
 
@@ -188,3 +190,32 @@ def test_a_config_name_cannot_break_the_email_subject(viewer):
     [message] = mail.outbox
     assert message.subject.startswith("[TopoForge] cpu Bcc: victim@example.com:")
     assert message.recipients() == ["oncall@example.com"]
+
+
+def statements(captured):
+    """The SQL statements run, without the savepoints of the test's enclosing transaction."""
+    return [q["sql"] for q in captured if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+
+
+def test_matching_a_large_batch_costs_a_few_queries(viewer):
+    """The store's writer thread runs the matcher: its cost must not grow with the batch."""
+    make_config(viewer, EMAIL, threshold=0.8)
+    make_config(viewer, EMAIL, threshold=0.99)  # not reached: no work beyond the config query
+    now = timezone.now()
+    detections = AnomalyLog.objects.bulk_create(
+        AnomalyLog(timestamp=now + timedelta(seconds=i), source_type="wikipedia",
+                   anomaly_score=0.5 + (i % 40) / 100, dedup_key=f"k{i}")
+        for i in range(500)
+    )
+    with CaptureQueriesContext(connection) as opening:
+        detections_stored.send(sender=AnomalyLog, detections=detections)
+    # configs; no open alert to fold into; schedule the next alert (compare-and-set); insert
+    assert len(statements(opening)) == 4
+    detections_stored.send(sender=AnomalyLog, detections=detections)  # opens the next alert
+    with CaptureQueriesContext(connection) as folding:
+        detections_stored.send(sender=AnomalyLog, detections=detections)
+    # configs; fold the count, then widen first/last time and peak score where needed
+    assert len(statements(folding)) == 5
+    matched = sum(1 for d in detections if d.anomaly_score >= 0.8)
+    counts = AlertDelivery.objects.order_by("next_attempt_at").values_list("detection_count", flat=True)
+    assert list(counts) == [matched, 2 * matched]
