@@ -104,6 +104,8 @@ def test_pushed_events_become_detections_of_the_http_stream(client_for, admin, t
     import threading
     import time
 
+    from django.db import connection
+
     from anomalies.journal import Journal
     from anomalies.models import AnomalyLog, DetectorCheckpoint
     from anomalies.pipeline import Pipeline
@@ -122,7 +124,13 @@ def test_pushed_events_become_detections_of_the_http_stream(client_for, admin, t
                                source_key="http:checkout", kind="generic", store=store,
                                bucket_seconds=60, allowed_lateness=0, checkpoint_seconds=0)
     store.on_checkpoint_stored = pipeline.source.consumed
-    runner = threading.Thread(target=pipeline.run)
+    def run():
+        try:
+            pipeline.run()
+        finally:
+            connection.close()  # the runner thread's own connection
+
+    runner = threading.Thread(target=run)
     runner.start()
     deadline = time.monotonic() + 30
     while AnomalyLog.objects.filter(source_type="http").count() < 9 and time.monotonic() < deadline:
