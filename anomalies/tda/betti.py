@@ -10,10 +10,13 @@ DEFAULT_SCALE_FACTOR = 2.0
 DEFAULT_SCALE_QUANTILE = 0.95
 
 
-def betti_from_diagrams(h0: np.ndarray, higher: list[np.ndarray], factor: float, quantile: float) -> tuple[list[int], float]:
+def betti_from_diagrams(
+    h0: np.ndarray, higher: list, factor: float, quantile: float, scale: float | None = None
+) -> tuple[list[int], float]:
     """(Betti numbers [b0, b1, b2], scale): H0 counts the one infinite class plus the finite ones
     still alive at the scale; higher dimensions count the pairs alive at the scale."""
-    scale = filtration_scale(h0[:, 1], factor, quantile)
+    if scale is None:
+        scale = filtration_scale(h0[:, 1], factor, quantile)
     betti = [1 + int(np.count_nonzero(h0[:, 1] > scale))]
     betti += [betti_at(np.asarray(d).reshape(-1, 2), scale) for d in higher]
     return (betti + [0, 0, 0])[:3], scale

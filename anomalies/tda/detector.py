@@ -300,7 +300,13 @@ class Detector:
         betti = [0, 0, 0]
         diagram = {"h0": [], "h1": [], "h2": []}
         if h0 is not None:
-            betti, _ = betti_from_diagrams(h0, higher, self.config.betti_scale_factor, self.config.betti_scale_quantile)
+            betti, _ = betti_from_diagrams(
+                h0,
+                higher,
+                self.config.betti_scale_factor,
+                self.config.betti_scale_quantile,
+                scale=summaries["filtration_scale"],
+            )
             diagram["h0"] = h0.tolist()
             for k, pairs in enumerate(higher, start=1):
                 diagram[f"h{k}"] = pairs

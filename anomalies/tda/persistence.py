@@ -46,7 +46,8 @@ def condensed_distances(points: np.ndarray) -> np.ndarray:
     if n not in _UPPER_TRIANGLES:
         _UPPER_TRIANGLES[n] = np.triu_indices(n, k=1)
     rows, cols = _UPPER_TRIANGLES[n]
-    return distance_matrix(points)[rows, cols]
+    differences = points[rows] - points[cols]
+    return np.sqrt(np.einsum("ij,ij->i", differences, differences))
 
 
 def mst_edge_lengths(distances: np.ndarray) -> np.ndarray:

@@ -189,19 +189,23 @@ class EmpiricalTails:
         return result
 
     def _refit(self, past: np.ndarray) -> None:
-        n = len(past)
-        ordered = np.sort(past, axis=0)
+        n, width = past.shape
         k = int(n * self.TAIL_FRACTION)
-        upper_u = ordered[n - 1 - k]
-        lower_l = ordered[k]
-        upper_excess = ordered[n - k :] - upper_u if k else np.zeros((1, past.shape[1]))
-        lower_excess = lower_l - ordered[:k] if k else np.zeros((1, past.shape[1]))
+        if k == 0:
+            centre = np.median(past, axis=0)
+            self.fit = np.stack([centre, np.full(width, self.MIN_EXCESS), centre, np.full(width, self.MIN_EXCESS)])
+            return
+        # A partial sort puts the k smallest before index k and the k largest after n-1-k.
+        parted = np.partition(past, [k, n - 1 - k], axis=0)
+        upper_u, lower_l = parted[n - 1 - k], parted[k]
+        upper_scale = (parted[n - k :] - upper_u).mean(axis=0)
+        lower_scale = (lower_l - parted[:k]).mean(axis=0)
         self.fit = np.stack(
             [
                 upper_u,
-                np.maximum(upper_excess.mean(axis=0), self.MIN_EXCESS),
+                np.maximum(upper_scale, self.MIN_EXCESS),
                 lower_l,
-                np.maximum(lower_excess.mean(axis=0), self.MIN_EXCESS),
+                np.maximum(lower_scale, self.MIN_EXCESS),
             ]
         )
 
