@@ -10,11 +10,14 @@ time; clients record the delivery latency (same machine, same clock). Dropped = 
 connected client should have received and did not (a client closed as too slow loses the rest).
 
 Prints figures, the machine and its 1-minute load average after each run (other work on the
-machine slows every figure); asserts nothing. Clients share the CPU with the server: on a small
+machine slows every figure), and the server's CPU time per delivered message (``cpu µs/msg``,
+from /proc: barely moved by other load, so 1e6 / it estimates the messages per second one
+dedicated core delivers); asserts nothing. Clients share the CPU with the server: on a small
 machine the figures are a lower bound on what the server alone can do.
 """
 import argparse
 import asyncio
+import base64
 import json
 import multiprocessing
 import os
@@ -44,14 +47,84 @@ def machine():
 
 # --- client workers (separate processes) ---------------------------------------------------------
 
-async def _connect(url, origin, token, attempts=5):
-    import websockets
+class RawWebSocket:
+    """A bare RFC 6455 client: the handshake, masked text frames out, unmasked frames in.
 
+    The ``websockets`` library spends more CPU per message than the server does; on a small
+    machine thousands of its clients measure themselves. This client reads a frame with two
+    ``readexactly`` calls and parses nothing, so the figures are the server's.
+    """
+
+    def __init__(self, reader, writer):
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, host, port, path, origin, subprotocols, timeout=60):
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+             f"Origin: {origin}\r\nSec-WebSocket-Protocol: {', '.join(subprotocols)}\r\n\r\n").encode()
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        if not head.startswith(b"HTTP/1.1 101"):
+            writer.close()
+            raise ConnectionError(head.split(b"\r\n", 1)[0].decode(errors="replace"))
+        return cls(reader, writer)
+
+    async def recv(self):
+        """The text of the next message; raises ``Closed(code)`` on a close frame."""
+        first, second = await self.reader.readexactly(2)
+        length = second & 0x7F
+        if length == 126:
+            length = int.from_bytes(await self.reader.readexactly(2), "big")
+        elif length == 127:
+            length = int.from_bytes(await self.reader.readexactly(8), "big")
+        payload = await self.reader.readexactly(length)
+        if first & 0x0F == 0x8:
+            raise Closed(int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None)
+        return payload.decode()
+
+    async def send(self, text):
+        payload, mask = text.encode(), os.urandom(4)
+        header = bytes([0x81, 0x80 | len(payload)]) if len(payload) < 126 else (
+            bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big"))
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(header + mask + masked)
+        await self.writer.drain()
+
+    async def close(self):
+        self.writer.close()
+
+
+class Closed(Exception):
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
+SENT_AT = '"sent_at":'
+
+
+def _sent_times(text):
+    """Publish times inside a message, read without parsing the JSON (cheap on the client)."""
+    times, at = [], text.find(SENT_AT)
+    while at != -1:
+        start = at + len(SENT_AT)
+        end = start
+        while text[end] in "0123456789.e-+":
+            end += 1
+        times.append(float(text[start:end]))
+        at = text.find(SENT_AT, end)
+    return times
+
+
+async def _connect(port, origin, token, attempts=5):
     for attempt in range(attempts):
         try:
-            ws = await websockets.connect(
-                url, origin=origin, subprotocols=["topoforge.v1", f"bearer.{token}"],
-                open_timeout=60, max_queue=None, ping_interval=None, compression=None,
+            ws = await RawWebSocket.connect(
+                "127.0.0.1", port, "/ws/anomalies", origin, ["topoforge.v1", f"bearer.{token}"]
             )
             await ws.recv()  # welcome: authenticated
             if BATCH_MS:
@@ -64,13 +137,11 @@ async def _connect(url, origin, token, attempts=5):
             await asyncio.sleep(0.5 * (attempt + 1))
 
 
-async def _client(url, origin, token, ready, sockets, results, handshakes):
-    import websockets
-
+async def _client(port, origin, token, ready, sockets, results, handshakes):
     latencies, received, close_code = [], 0, None
     try:
         async with handshakes:  # a bounded number of handshakes in flight: the ramp adapts to the server
-            ws = await _connect(url, origin, token)
+            ws = await _connect(port, origin, token)
     except Exception as error:
         ready()
         results.append((0, [], f"connect failed: {type(error).__name__}: {error}"))
@@ -78,21 +149,21 @@ async def _client(url, origin, token, ready, sockets, results, handshakes):
     sockets.append(ws)
     ready()
     try:
-        async for raw in ws:  # until the worker closes it, or the server drops it
+        while True:
+            text = await ws.recv()
             now = time.time()
-            message = json.loads(raw)
-            if message.get("type") == "anomaly":
-                received += 1
-                latencies.append(now - message["data"]["metadata"]["sent_at"])
-            elif message.get("type") == "anomalies":
-                received += len(message["data"])
-                latencies.extend(now - d["metadata"]["sent_at"] for d in message["data"])
-    except websockets.ConnectionClosedError as error:  # e.g. 4408: dropped as too slow
-        close_code = error.rcvd.code if error.rcvd else "no close frame"
+            if text.startswith('{"type":"anomal'):  # anomaly, or a batch of anomalies
+                sent = _sent_times(text)
+                received += len(sent)
+                latencies.extend(now - t for t in sent)
+    except Closed as closed:  # e.g. 4408: dropped as too slow
+        close_code = closed.code
+    except (asyncio.IncompleteReadError, ConnectionError, OSError):
+        pass  # the worker closed the socket at the end of the run
     results.append((received, latencies, close_code))
 
 
-def worker(url, origin, token, count, ready_queue, go_event, stop_time, out_queue):
+def worker(port, origin, token, count, ready_queue, go_event, stop_time, out_queue):
     async def main():
         results, sockets, ready_count = [], [], 0
 
@@ -104,7 +175,7 @@ def worker(url, origin, token, count, ready_queue, go_event, stop_time, out_queu
 
         handshakes = asyncio.Semaphore(HANDSHAKES_IN_FLIGHT)
         tasks = [
-            asyncio.create_task(_client(url, origin, token, ready, sockets, results, handshakes))
+            asyncio.create_task(_client(port, origin, token, ready, sockets, results, handshakes))
             for _ in range(count)
         ]
         while not go_event.is_set():
@@ -209,14 +280,20 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def run(clients, rate, seconds, workers, token, port):
-    url, origin = f"ws://127.0.0.1:{port}/ws/anomalies", f"http://127.0.0.1:{port}"
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (Linux): unlike wall time, other load barely moves it."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(clients, rate, seconds, workers, token, port, server_pid):
+    origin = f"http://127.0.0.1:{port}"
     ctx = multiprocessing.get_context("spawn")
     ready_queue, out_queue, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     stop_time = ctx.Value("d", 0.0)
     shares = [clients // workers + (1 if i < clients % workers else 0) for i in range(workers)]
     processes = [
-        ctx.Process(target=worker, args=(url, origin, token, n, ready_queue, go, stop_time, out_queue))
+        ctx.Process(target=worker, args=(port, origin, token, n, ready_queue, go, stop_time, out_queue))
         for n in shares if n
     ]
     started = time.time()
@@ -226,6 +303,7 @@ def run(clients, rate, seconds, workers, token, port):
         ready_queue.get(timeout=600)
     connect_seconds = time.time() - started
     stop_time.value = time.time() + seconds + 5  # grace: late messages still count
+    cpu_before = cpu_seconds(server_pid)
     go.set()
     published = asyncio.run(publish_at_rate(rate, seconds))
     received, latencies, closes = [], [], []
@@ -234,6 +312,7 @@ def run(clients, rate, seconds, workers, token, port):
         received += r
         latencies += lat
         closes += c
+    server_cpu = cpu_seconds(server_pid) - cpu_before
     for process in processes:
         process.join()
     failed = [c for c in closes if str(c).startswith("connect failed")]
@@ -253,6 +332,7 @@ def run(clients, rate, seconds, workers, token, port):
         "p50_ms": 1000 * percentile(latencies, 0.50),
         "p99_ms": 1000 * percentile(latencies, 0.99),
         "max_ms": 1000 * max(latencies) if latencies else float("nan"),
+        "server_cpu_us": 1e6 * server_cpu / sum(received) if sum(received) else float("nan"),
     }
 
 
@@ -274,7 +354,7 @@ def main():
     delivery = f"batches of {args.batch_ms} ms" if args.batch_ms else "one message per detection"
     print(f"rate {args.rate:g} detections/s for {args.seconds:g} s per run; {delivery}; {args.workers} client "
           "process(es); one daphne process; Redis channel layer\n")
-    header = f"{'clients':>7} {'failed':>6} {'published':>9} {'delivered':>10} {'dropped':>9} {'closed':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'connect s':>9} {'load':>5}"
+    header = f"{'clients':>7} {'failed':>6} {'published':>9} {'delivered':>10} {'dropped':>9} {'closed':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'connect s':>9} {'cpu µs/msg':>10} {'load':>5}"
     print(header)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -283,7 +363,7 @@ def main():
         for clients in args.clients:
             daphne, port = start_daphne(workdir)
             try:
-                r = run(clients, args.rate, args.seconds, args.workers, token, port)
+                r = run(clients, args.rate, args.seconds, args.workers, token, port, daphne.pid)
             finally:
                 daphne.terminate()
                 daphne.wait(30)
@@ -292,7 +372,8 @@ def main():
                 print("  daphne log tail:\n    " + "\n    ".join(log[-15:]), file=sys.stderr)
             print(f"{r['clients']:>7} {r['failed']:>6} {r['published']:>9} {r['delivered']:>10} "
                   f"{r['dropped']:>9} {r['clients_closed']:>6} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
-                  f"{r['max_ms']:>8.1f} {r['connect_s']:>9.1f} {os.getloadavg()[0]:>5.1f}", flush=True)
+                  f"{r['max_ms']:>8.1f} {r['connect_s']:>9.1f} {r['server_cpu_us']:>10.0f} "
+                  f"{os.getloadavg()[0]:>5.1f}", flush=True)
 
 
 if __name__ == "__main__":
