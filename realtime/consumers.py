@@ -96,10 +96,12 @@ class AnomalyConsumer(AsyncJsonWebsocketConsumer):
         offered = self.scope.get("subprotocols", [])
         subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
         await self.accept(subprotocol)  # close codes 44xx reach the client only after the handshake
-        if not ids.origin_allowed(_header(self.scope, b"origin"), _header(self.scope, b"host"), self.scope.get("scheme", "ws")):
-            return await self._refuse(
-                ids.AuthFailure("origin_forbidden", "This origin may not open the stream.", ids.CLOSE_FORBIDDEN)
+        origin, host = _header(self.scope, b"origin"), _header(self.scope, b"host")
+        if not ids.origin_allowed(origin, host, self.scope.get("scheme", "ws")):
+            failure = ids.AuthFailure(
+                "origin_forbidden", "This origin may not open the stream.", ids.CLOSE_FORBIDDEN
             )
+            return await self._refuse(failure)
         try:
             self.identity = await _authenticate(self.scope)
         except ids.AuthFailure as failure:
