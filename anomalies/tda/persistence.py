@@ -22,17 +22,6 @@ except ImportError:  # pragma: no cover - a scipy that moved it: the public, slo
     _mst_single_linkage = None
 
 EMPTY = np.zeros((0, 2))
-
-
-def distance_matrix(points: np.ndarray) -> np.ndarray:
-    points = points - points.mean(axis=0)  # distances are translation-invariant; centring avoids cancellation
-    squared = np.einsum("ij,ij->i", points, points)
-    d2 = squared[:, None] + squared[None, :] - 2.0 * (points @ points.T)
-    np.maximum(d2, 0.0, out=d2)
-    np.fill_diagonal(d2, 0.0)
-    return np.sqrt(d2)
-
-
 _UPPER_TRIANGLES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 

@@ -1,64 +1,23 @@
-"""From topological summaries to a calibrated anomaly score in [0, 1].
+"""From features to a calibrated anomaly score in [0, 1].
 
-Each summary (log-transformed: lifetimes are positive and right-skewed) is compared with its own
-recent past through an exponentially weighted mean and variance, *before* the current value is
-folded in. Its standardised deviation z gives a two-sided Gaussian tail probability; the
-features are combined with a Bonferroni bound (the smallest tail probability times the number
-of features, capped at 1), which stays a valid p-value whatever the correlation between the
-features. The score is ``1 - p``: 0.999 means "as unusual as one window in a thousand of the
-recent past", whatever the series, which is what a single threshold across series needs.
+Each feature (log-transformed: lengths are positive and right-skewed) is ranked against its own
+recent past (:class:`EmpiricalTails`), which gives a two-sided tail probability per feature;
+the features are combined with a Bonferroni bound (the smallest tail probability times the number
+of features, capped at 1), which stays a valid p-value whatever the correlation between them.
+The score is ``1 - p``: 0.999 means "as unusual as one row in a thousand of the recent past",
+whatever the series, which is what a single threshold across series needs. :class:`AlarmGate`
+then keeps one incident from alarming on every row.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 # Log-transform offset: summaries are lengths in units of the stream's standard deviation.
 LOG_OFFSET = 1e-3
-# Deviations are measured against at least this spread (in log units), so a feature that has
-# been constant (a perfect sine, a flat line) flags a real change without dividing by zero.
-MIN_SPREAD = 0.05
-
-
-class FeatureBaseline:
-    """Exponentially weighted mean and variance of a feature vector (span ``span``)."""
-
-    def __init__(self, n_features: int, span: int):
-        self.span = span
-        self.count = 0
-        self.mean = np.zeros(n_features)
-        self.var = np.zeros(n_features)
-
-    def zscores(self, features: np.ndarray) -> np.ndarray:
-        spread = np.maximum(np.sqrt(self.var), MIN_SPREAD)
-        return (features - self.mean) / spread
-
-    def update(self, features: np.ndarray) -> None:
-        self.count += 1
-        alpha = 1.0 / min(self.count, self.span)
-        delta = features - self.mean
-        self.mean = self.mean + alpha * delta
-        self.var = (1.0 - alpha) * (self.var + alpha * delta * delta)
-
-    def get_state(self) -> dict:
-        return {"count": self.count, "mean": self.mean.tolist(), "var": self.var.tolist()}
-
-    @classmethod
-    def from_state(cls, state: dict, span: int) -> "FeatureBaseline":
-        baseline = cls(len(state["mean"]), span)
-        baseline.count = int(state["count"])
-        baseline.mean = np.asarray(state["mean"], dtype=float)
-        baseline.var = np.asarray(state["var"], dtype=float)
-        return baseline
 
 
 def log_features(values: np.ndarray) -> np.ndarray:
     return np.log(LOG_OFFSET + np.maximum(values, 0.0))
-
-
-def two_sided_tail(z: np.ndarray) -> np.ndarray:
-    return np.array([math.erfc(abs(float(v)) / math.sqrt(2.0)) for v in z])
 
 
 def combined_tail(tails: np.ndarray) -> float:
@@ -66,67 +25,6 @@ def combined_tail(tails: np.ndarray) -> float:
     if len(tails) == 0:
         return 1.0
     return float(min(1.0, len(tails) * float(tails.min())))
-
-
-def surprise(tail: float) -> float:
-    """``-log10`` of a tail probability: 3 means "one in a thousand"."""
-    return -math.log10(max(tail, 1e-300))
-
-
-class TailCalibrator:
-    """Second stage: the tail probability of the current surprise among this stream's own past.
-
-    The first-stage p-value assumes Gaussian deviations; real streams are heavier-tailed to
-    different degrees, so a first-stage p of 1e-4 is routine in one series and unheard of in
-    another. The last ``span`` surprises are kept. Below their ``1 - TAIL_FRACTION`` quantile u the
-    tail probability is empirical (the fraction of the past at least as surprising); above u it
-    is never below that empirical fraction and otherwise follows the peaks-over-threshold model of extreme value theory (Pickands-Balkema-de Haan; the
-    SPOT detector of Siffer et al., KDD 2017), with an exponential excess distribution whose
-    scale is the mean excess over u:  P(S >= s) = TAIL_FRACTION * exp(-(s - u) / mean_excess).
-    So a surprise never seen before still gets a finite, ordered probability, and one probability
-    means the same rarity in every stream — what a single alarm threshold needs.
-    """
-
-    TAIL_FRACTION = 0.1
-
-    def __init__(self, span: int):
-        self.span = span
-        self.history = np.zeros(span)
-        self.count = 0
-
-    def tail(self, value: float) -> float:
-        """The tail probability of ``value`` against the past, then ``value`` joins the past."""
-        n = min(self.count, self.span)
-        past = self.history[:n]
-        if n == 0:
-            p = 1.0
-        else:
-            k = int(n * (1.0 - self.TAIL_FRACTION))
-            u = float(np.partition(past, k)[k]) if k < n else float(past.max())
-            empirical = float(np.count_nonzero(past >= value)) / n
-            if value <= u:
-                p = max(empirical, self.TAIL_FRACTION)
-            else:
-                excess = past[past > u] - u
-                mean_excess = max(float(excess.mean()) if len(excess) else 0.0, 1e-9)
-                # Never rarer than what was actually seen: a value that recurs (a daily peak of
-                # a perfectly periodic series) is as common as its recurrences say.
-                p = max(self.TAIL_FRACTION * math.exp(-(value - u) / mean_excess), empirical)
-        self.history[self.count % self.span] = value
-        self.count += 1
-        return p
-
-    def get_state(self) -> dict:
-        n = min(self.count, self.span)
-        return {"count": self.count, "history": self.history[:n].tolist()}
-
-    @classmethod
-    def from_state(cls, state: dict, span: int) -> "TailCalibrator":
-        calibrator = cls(span)
-        calibrator.count = int(state["count"])
-        history = np.asarray(state["history"], dtype=float)
-        calibrator.history[: len(history)] = history
-        return calibrator
 
 
 class EmpiricalTails:

@@ -146,3 +146,21 @@ def test_perfect_and_null_detectors_on_the_shared_subset_match_nab():
         assert result.raw == pytest.approx(39.0) and result.score == pytest.approx(100.0)
     assert [r.raw for r in score_corpus(null)] == [-39.0, -39.0, -78.0]
     assert [r.score for r in score_corpus(null)] == [0.0, 0.0, 0.0]
+
+
+# The standard-profile score the default configuration reaches on the shared 24-file subset
+# (docs/DETECTION.md), minus a margin for platform-level floating-point differences.
+ACHIEVED_STANDARD = 44.67
+MARGIN = 1.5
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_default_configuration_keeps_its_score_on_the_shared_subset(tmp_path):
+    corpus = shared_corpus()
+    from anomalies.nab.runner import detect_series
+    from anomalies.tda import DetectorConfig
+
+    files = {s.key: scorable_rows(detect_series(s, DetectorConfig()), s.windows) for s in corpus}
+    standard = score_corpus(files, PROFILES[:1])[0]
+    assert standard.score >= ACHIEVED_STANDARD - MARGIN

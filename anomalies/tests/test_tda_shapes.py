@@ -72,3 +72,13 @@ def test_landscape_l2_equals_the_numerical_integral_of_the_sorted_landscapes():
 
 def test_entropy_of_an_empty_diagram_is_zero():
     assert persistence_entropy(np.zeros(0)) == 0.0
+
+
+def test_prims_fallback_gives_the_same_h0_deaths():
+    from scipy.spatial.distance import squareform
+
+    from anomalies.tda.persistence import condensed_distances, h0_deaths, mst_edge_lengths
+
+    points = np.random.default_rng(4).normal(size=(25, 3))
+    condensed = condensed_distances(points)
+    assert np.allclose(mst_edge_lengths(squareform(condensed)), h0_deaths(condensed, 25))
