@@ -57,7 +57,7 @@ class Backoff:
         self._rng = rng or random.Random()
 
     def next_delay(self):
-        ceiling = min(self.cap, self.base * (2 ** self.attempts))
+        ceiling = min(self.cap, self.base * (2 ** min(self.attempts, 32)))
         self.attempts += 1
         return self._rng.uniform(ceiling / 2, ceiling)
 

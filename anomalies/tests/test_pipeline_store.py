@@ -105,3 +105,50 @@ def test_database_outage_spills_to_the_journal_and_every_window_is_stored_once(t
     assert pending == 0
     keys = list(AnomalyLog.objects.order_by("timestamp").values_list("dedup_key", flat=True))
     assert keys == list(expected)  # all of them, once each
+
+
+def test_a_restarted_wikipedia_pipeline_resumes_with_the_checkpointed_last_event_id(tmp_path):
+    """Stop after 30 recorded events, restart: Last-Event-ID comes from the stored checkpoint,
+    and the bucket holds every event exactly once across the restart."""
+    from anomalies.sources.wikimedia import WikimediaSource
+    from anomalies.tests.sse_server import RecordedStream, SSEServer
+    from anomalies.tests.test_sources_wikimedia import recorded_blocks
+
+    events, blocks = recorded_blocks()
+    key = "wikipedia-test"
+    with SSEServer(RecordedStream(blocks), [("serve_all",)]) as server:
+        def run(checkpoint, stop_after):
+            holder = {}
+
+            def make_source(resume):
+                inner = WikimediaSource(server.url, user_agent="TopoForge/test (x) httpx/0",
+                                        resume_from=resume, backoff_base=0.05, backoff_cap=0.2)
+                # the stop takes effect once the stop_after-th event is processed
+                holder["source"] = ScriptedSource(inner, {stop_after: lambda: holder["pipeline"].stop()})
+                return holder["source"]
+
+            journal = Journal(tmp_path / "journal", key)
+            store = DetectionStore(key, journal).start()
+            pipeline = holder["pipeline"] = Pipeline.resume(
+                make_source, source_key=key, kind="recentchange", store=store, checkpoint=checkpoint,
+                bucket_seconds=60, allowed_lateness=10)
+            pipeline.run()
+            store.close(final_checkpoint=pipeline.final_checkpoint())
+            journal.close()
+            return pipeline
+
+        first = run(None, 30)
+        saved = load_checkpoint(key)
+        assert json_offset(saved["last_event_id"]) == json_offset(first.source.last_event_id)
+        second = run(saved, len(events) - 30)
+
+    assert server.requests[-1][1]["Last-Event-ID"] == saved["last_event_id"]
+    assert (first.counters.events, second.counters.events) == (30, len(events) - 30)
+    windows = second.aggregator.flush()
+    assert sum(w.features["events"] for w in windows) + second.aggregator.dropped_late == len(events)
+
+
+def json_offset(event_id):
+    import json
+
+    return json.loads(event_id)[0]["offset"]
