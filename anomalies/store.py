@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
@@ -46,7 +46,6 @@ class StoreStats:
     db_errors: int = 0
     last_error: str = ""
     db_healthy: bool = True
-    latencies: list = field(default_factory=list)  # seconds from submit to commit, when asked
 
 
 class Interrupted(Exception):
@@ -70,14 +69,15 @@ def load_checkpoint(source_key, stop=None):
 
 class DetectionStore:
     def __init__(self, source_key, journal, *, queue_size=1000, batch_size=500, flush_interval=0.2,
-                 retry_base=0.2, retry_cap=10.0, on_checkpoint_stored=None, track_latency=False):
+                 retry_base=0.2, retry_cap=10.0, on_checkpoint_stored=None):
         self.source_key = source_key
         self.journal = journal
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.on_checkpoint_stored = on_checkpoint_stored
-        self.track_latency = track_latency
         self.stats = StoreStats()
+        # Items: (kind, payload, fresh): kind "row" or "checkpoint"; fresh rows come from the
+        # pipeline (journal them if they cannot be stored), the others from the journal.
         self._queue = queue.Queue(maxsize=queue_size)
         self._retry = Backoff(retry_base, retry_cap)
         self._stopping = threading.Event()
@@ -96,14 +96,13 @@ class DetectionStore:
 
     def submit(self, rows):
         """Queue ``rows`` (dicts, see ``ROW_FIELDS`` + ``timestamp``); journal what does not fit."""
-        now = time.monotonic()
         overflow = []
         for row in rows:
             if overflow:
                 overflow.append(row)  # keep the order: once spilling, the rest spills too
                 continue
             try:
-                self._queue.put_nowait(("row", row, now))
+                self._queue.put_nowait(("row", row, True))
             except queue.Full:
                 overflow.append(row)
         if overflow:
@@ -113,7 +112,7 @@ class DetectionStore:
     def checkpoint(self, state, last_event_id):
         """Queue a checkpoint behind the rows submitted so far; skipped when the queue is full."""
         try:
-            self._queue.put_nowait(("checkpoint", {"state": state, "last_event_id": last_event_id}, 0))
+            self._queue.put_nowait(("checkpoint", {"state": state, "last_event_id": last_event_id}, False))
             return True
         except queue.Full:
             self.stats.checkpoints_skipped += 1
@@ -126,7 +125,7 @@ class DetectionStore:
         """
         if final_checkpoint is not None:
             try:
-                self._queue.put(("checkpoint", final_checkpoint, 0), timeout=timeout)
+                self._queue.put(("checkpoint", final_checkpoint, False), timeout=timeout)
             except queue.Full:
                 self.stats.checkpoints_skipped += 1
         self._deadline = time.monotonic() + timeout
@@ -152,7 +151,7 @@ class DetectionStore:
                     # A bug or an unexpected driver error must not kill the writer: keep the
                     # rows (journal), wait a little, go on.
                     logger.exception("store %s: unexpected error in the writer", self.source_key)
-                    fresh = [p for kind, p, submitted in batch if kind == "row" and submitted is not None]
+                    fresh = [p for kind, p, is_fresh in batch if kind == "row" and is_fresh]
                     if fresh:
                         self.journal.append(fresh)
                         self.stats.journaled += len(fresh)
@@ -175,7 +174,7 @@ class DetectionStore:
 
     def _drain_journal(self):
         records, offset = self.journal.read_batch(self.batch_size)
-        if records and not self._write_with_retry([("row", record, None) for record in records]):
+        if records and not self._write_with_retry([("row", record, False) for record in records]):
             return  # shutting down with the database away: the records stay journaled
         self.journal.commit(offset)
         self.stats.drained += len(records)
@@ -198,7 +197,7 @@ class DetectionStore:
                 self.stats.last_error = f"{type(exc).__name__}: {exc}".strip()[:300]
                 logger.warning("store %s: database error, will retry: %s", self.source_key, self.stats.last_error)
                 if self._past_deadline():
-                    fresh = [payload for kind, payload, submitted in items if kind == "row" and submitted is not None]
+                    fresh = [payload for kind, payload, is_fresh in items if kind == "row" and is_fresh]
                     if fresh:
                         self.journal.append(fresh)
                         self.stats.journaled += len(fresh)
@@ -210,9 +209,6 @@ class DetectionStore:
                 continue
             self._retry.reset()
             self.stats.db_healthy = True
-            if self.track_latency:
-                now = time.monotonic()
-                self.stats.latencies.extend(now - s for kind, _, s in items if kind == "row" and s)
             return True
 
     def _write(self, rows, checkpoint):

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 from django.db import connection
 
-from anomalies.features import WindowAggregator, iso
+from anomalies.features import WindowAggregator
 from anomalies.pipeline import dedup_key, detector_config
 from anomalies.sources.base import Source
 from anomalies.sources.generator import GeneratorSource
@@ -116,5 +116,3 @@ def sqlite_file_lock(path):
         lock.rollback()
         lock.close()
 
-
-__all__ = ["START", "START_ISO", "iso"]
