@@ -33,7 +33,7 @@ class DetectorConfig:
     normaliser_span: int = 2000  # memory (rows) of the online mean/variance
     history_span: int = 2000  # rows of past features each new one is ranked against
     history_min: int = 64  # rows of features before the score leaves warm-up
-    score_features: str = "all"  # "all", "topology" (ablation) or "residual" (ablation)
+    score_features: str = "topology"  # "topology"; "all" adds the residual features; "residual" (ablation)
     threshold: float = 0.99  # score >= threshold -> is_anomaly (and the quiet period starts)
     quiet_period: int = 200  # rows after an alarm during which the score is damped
     quiet_damping: float = 0.5  # factor applied to the score during the quiet period
