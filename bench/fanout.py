@@ -73,22 +73,28 @@ class RawWebSocket:
         return cls(reader, writer)
 
     async def recv(self):
-        """The text of the next message; raises ``Closed(code)`` on a close frame."""
-        first, second = await self.reader.readexactly(2)
-        length = second & 0x7F
-        if length == 126:
-            length = int.from_bytes(await self.reader.readexactly(2), "big")
-        elif length == 127:
-            length = int.from_bytes(await self.reader.readexactly(8), "big")
-        payload = await self.reader.readexactly(length)
-        if first & 0x0F == 0x8:
-            raise Closed(int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None)
-        return payload.decode()
+        """The text of the next message; answers pings; raises ``Closed(code)`` on a close frame."""
+        while True:
+            first, second = await self.reader.readexactly(2)
+            length = second & 0x7F
+            if length == 126:
+                length = int.from_bytes(await self.reader.readexactly(2), "big")
+            elif length == 127:
+                length = int.from_bytes(await self.reader.readexactly(8), "big")
+            payload = await self.reader.readexactly(length)
+            opcode = first & 0x0F
+            if opcode == 0x1:
+                return payload.decode()
+            if opcode == 0x8:
+                raise Closed(int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None)
+            if opcode == 0x9:  # daphne's protocol ping: answer, or it closes the connection
+                await self.send(payload, opcode=0xA)
 
-    async def send(self, text):
-        payload, mask = text.encode(), os.urandom(4)
-        header = bytes([0x81, 0x80 | len(payload)]) if len(payload) < 126 else (
-            bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big"))
+    async def send(self, data, opcode=0x1):
+        payload = data.encode() if isinstance(data, str) else data
+        mask = os.urandom(4)
+        header = bytes([0x80 | opcode, 0x80 | len(payload)]) if len(payload) < 126 else (
+            bytes([0x80 | opcode, 0x80 | 126]) + len(payload).to_bytes(2, "big"))
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         self.writer.write(header + mask + masked)
         await self.writer.drain()
