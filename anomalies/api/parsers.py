@@ -8,6 +8,7 @@ is capped for bodies that do not announce their length.
 import io
 
 from django.conf import settings
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from topoforge.errors import PayloadTooLarge
@@ -32,4 +33,7 @@ class LimitedJSONParser(JSONParser):
             if len(body) > limit:
                 raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
             stream = io.BytesIO(body)
-        return super().parse(stream, media_type, parser_context)
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:  # "[[[[...": a small body can still nest deeper than Python recurses
+            raise ParseError("JSON parse error - nested too deeply.") from None

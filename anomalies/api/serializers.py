@@ -16,6 +16,7 @@ from topoforge.serializers import ModelSerializer, StringIdField
 MAX_DETECTIONS_PER_REQUEST = 1000
 MAX_ALERT_COOLDOWN_SECONDS = 7 * 24 * 3600
 MIN_ALERT_SECRET_LENGTH = 32
+MAX_JSON_DEPTH = 64
 MAX_BETTI = 2**31 - 1  # PostgreSQL's integer: larger values would fail in the database
 
 
@@ -26,9 +27,35 @@ def _require_finite(value):
     return value
 
 
+def _json_problem(value):
+    """Why a JSON value cannot be stored (a NUL character, nesting too deep), or None.
+
+    Iterative, since the point is to refuse depths that would exhaust Python's recursion when
+    the value is encoded for the database.
+    """
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"Nested deeper than {MAX_JSON_DEPTH} levels."
+        if isinstance(item, str):
+            if "\x00" in item:
+                # PostgreSQL's jsonb cannot store U+0000, in a key or a value.
+                return "Text must not contain the NUL character (U+0000)."
+        elif isinstance(item, dict):
+            pending.extend((key, depth) for key in item)
+            pending.extend((inner, depth + 1) for inner in item.values())
+        elif isinstance(item, list):
+            pending.extend((inner, depth + 1) for inner in item)
+    return None
+
+
 def _require_object(value):
     if not isinstance(value, dict):
         raise serializers.ValidationError("Expected a JSON object.")
+    problem = _json_problem(value)
+    if problem:
+        raise serializers.ValidationError(problem)
     return value
 
 

@@ -238,6 +238,10 @@ def test_parser_reads_no_more_than_the_limit_whatever_the_length_header_says():
         ({"betti_h1": 1.5}, "betti_h1"),
         ({"betti_h2": 10**12}, "betti_h2"),
         ({"event_data": [1, 2]}, "event_data"),
+        ({"event_data": {"text": "nul\u0000byte"}}, "event_data"),  # PostgreSQL's jsonb refuses it
+        ({"metadata": {"nul\u0000key": 1}}, "metadata"),
+        ({"metadata": json.loads('{"a":' * 800 + "1" + "}" * 800)}, "metadata"),  # too deep to store
+        ({"source_type": "nul\u0000"}, "source_type"),
         ({"metadata": "text"}, "metadata"),
     ],
 )
@@ -258,13 +262,24 @@ def test_missing_required_field_is_named(client_for, admin, missing):
     assert_error(response, 400, missing)
 
 
-@pytest.mark.parametrize("body", ['"just a string"', "42", "null", "{not json", "[1, 2]"])
+@pytest.mark.parametrize(
+    "body",
+    ['"just a string"', "42", "null", "{not json", "[1, 2]", "[" * 100_000 + "]" * 100_000],
+    ids=["string", "number", "null", "malformed", "numbers", "nested-100000-deep"],
+)
 def test_body_that_is_not_detections_is_refused(client_for, admin, body):
     response = client_for(admin).generic("POST", URL, body, content_type="application/json")
 
     assert response.status_code == 400
     assert response.json()["error"]["fields"] or response.json()["error"]["code"] == "parse_error"
     assert AnomalyLog.objects.count() == 0
+
+
+def test_a_backslash_sequence_that_only_looks_like_nul_is_kept(client_for, admin):
+    response = client_for(admin).post(URL, detection(event_data={"path": "C:\\u0000"}), format="json")
+
+    assert response.status_code == 201
+    assert AnomalyLog.objects.get().event_data == {"path": "C:\\u0000"}
 
 
 def test_read_only_fields_are_ignored_on_create(client_for, admin):
