@@ -26,6 +26,8 @@ DURATION, SEED, SPEED = 600, 5, 30
 ARGS = ["--source", "generator", "--start", START_ISO, "--speed", str(SPEED), "--duration", str(DURATION),
         "--seed", str(SEED), "--bucket", "10", "--lateness", "5", "--checkpoint-seconds", "0.3",
         "--status-interval", "0"]
+SOURCE_KEY = f"generator:{START_ISO}:seed{SEED}"
+JOURNAL = f"generator_{START_ISO.replace(':', '_')}_seed{SEED}.jsonl"  # the key, file-name safe
 
 
 def manage(env, *args, **kwargs):
@@ -64,7 +66,7 @@ def crash_and_restart(env, journal_file, count_rows, stored_rows, make_unavailab
     _, stderr = second.communicate(timeout=240)
     assert second.returncode == 0, stderr
 
-    expected = reference_detections("generator", DURATION, SEED)
+    expected = reference_detections(SOURCE_KEY, DURATION, SEED)
     stored = stored_rows()
     assert [key for key, _ in stored] == list(expected)  # every window, once, in order
     assert [score for _, score in stored] == pytest.approx(list(expected.values()), abs=1e-9)
@@ -99,7 +101,7 @@ def test_kill_9_then_restart_on_sqlite(tmp_path):
             lock.pop("held").__exit__(None, None, None)
 
     crash_and_restart(
-        env, tmp_path / "journal" / "generator.jsonl",
+        env, tmp_path / "journal" / JOURNAL,
         lambda: query("SELECT COUNT(*) FROM anomalies_anomalylog")[0][0] if database.exists() else 0,
         lambda: query("SELECT dedup_key, anomaly_score FROM anomalies_anomalylog ORDER BY timestamp"),
         unavailable, available,
@@ -131,7 +133,7 @@ def test_kill_9_then_restart_on_postgresql(tmp_path):
 
     try:
         crash_and_restart(
-            env, tmp_path / "journal" / "generator.jsonl",
+            env, tmp_path / "journal" / JOURNAL,
             lambda: query("SELECT COUNT(*) FROM anomalies_anomalylog")[0][0],
             lambda: query("SELECT dedup_key, anomaly_score FROM anomalies_anomalylog ORDER BY timestamp"),
             lambda: set_postgres_connections(name, False, admin),
@@ -171,6 +173,6 @@ def test_sigterm_flushes_checkpoints_and_the_restart_completes_the_stream(tmp_pa
     second = manage(env, "detect", *ARGS)
     _, stderr = second.communicate(timeout=240)
     assert second.returncode == 0, stderr
-    expected = reference_detections("generator", DURATION, SEED)
+    expected = reference_detections(SOURCE_KEY, DURATION, SEED)
     assert [key for key, in rows()] == list(expected)
     assert "already stored 0," in stderr  # resumed after the saved event, nothing recomputed twice

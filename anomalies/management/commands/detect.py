@@ -218,7 +218,9 @@ class Command(BaseCommand):
             return GeneratorSource(start=start, seed=options["seed"], speed=speed, duration=options["duration"],
                                    anomalies=anomalies, resume_from=resume)
 
-        return make, RECENTCHANGE, "generator"
+        # A replayed timeline is its own stream: its resume ids mean nothing to the live demo's.
+        key = "generator" if live else f"generator:{options['start']}:seed{options['seed']}"
+        return make, RECENTCHANGE, key
 
 
 class StatusLine:
