@@ -1,4 +1,4 @@
-"""Aggregates over a filtered set of detections, computed by the database in three queries.
+"""Aggregates over a filtered set of detections, computed by the database in two queries.
 
 Only ORM aggregates and functions are used (no raw SQL), so the same code runs on SQLite,
 PostgreSQL and MongoDB; Python only assembles the answer and fills empty time buckets.
@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.db import connections
-from django.db.models import Avg, Count, Max, Min, Q
+from django.db.models import Avg, Count, Max, Min, Q, Sum
 from django.db.models.functions import Substr, TruncDay, TruncHour, TruncMinute
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -38,31 +38,59 @@ def _iso(value):
     return None if value is None else _datetime.to_representation(value)
 
 
-def _totals(queryset):
-    return queryset.aggregate(
-        total=Count("pk"),
-        anomalies=Count("pk", filter=ANOMALOUS),
-        mean_score=Avg("anomaly_score"),
-        max_score=Max("anomaly_score"),
-        mean_h0=Avg("betti_h0"),
-        mean_h1=Avg("betti_h1"),
-        mean_h2=Avg("betti_h2"),
-        first=Min("timestamp"),
-        last=Max("timestamp"),
-        **{f"severity_{name}": Count("pk", filter=Q(severity=name)) for name in SEVERITIES},
+def _groups(queryset):
+    """Partial aggregates per (source, severity): one scan gives totals, sources and severities.
+
+    The groups are few (sources × 4 severities), so combining them in Python costs nothing, and
+    the table is read once instead of once for the totals and once more for the sources.
+    """
+    return list(
+        queryset.values("source_type", "severity")
+        .annotate(
+            total=Count("pk"),
+            anomalies=Count("pk", filter=ANOMALOUS),
+            score_sum=Sum("anomaly_score"),
+            max_score=Max("anomaly_score"),
+            h0_sum=Sum("betti_h0"),
+            h1_sum=Sum("betti_h1"),
+            h2_sum=Sum("betti_h2"),
+            first=Min("timestamp"),
+            last=Max("timestamp"),
+        )
+        .order_by()
     )
 
 
-def _by_source(queryset):
-    rows = (
-        queryset.values("source_type")
-        .annotate(total=Count("pk"), anomalies=Count("pk", filter=ANOMALOUS))
-        .order_by("-total", "source_type")
-    )
-    return [
-        {"source_type": row["source_type"], "total": row["total"], "anomalies": row["anomalies"]}
-        for row in rows
-    ]
+def _combine(groups):
+    total = sum(group["total"] for group in groups)
+    anomalies = sum(group["anomalies"] for group in groups)
+
+    def mean(key):
+        return sum(group[key] for group in groups) / total if total else None
+
+    sources = {}
+    for group in groups:
+        counts = sources.setdefault(group["source_type"], {"total": 0, "anomalies": 0})
+        counts["total"] += group["total"]
+        counts["anomalies"] += group["anomalies"]
+    severities = dict.fromkeys(SEVERITIES, 0)
+    for group in groups:
+        severities[group["severity"]] = severities.get(group["severity"], 0) + group["total"]
+    return {
+        "total": total,
+        "anomalies": anomalies,
+        "anomaly_rate": anomalies / total if total else 0.0,
+        "first": min((group["first"] for group in groups), default=None),
+        "last": max((group["last"] for group in groups), default=None),
+        "mean_score": mean("score_sum"),
+        "max_score": max((group["max_score"] for group in groups), default=None),
+        "mean_betti": {"h0": mean("h0_sum"), "h1": mean("h1_sum"), "h2": mean("h2_sum")},
+        "by_source": [
+            {"source_type": source, **counts}
+            for source, counts in sorted(sources.items(), key=lambda item: (-item[1]["total"], item[0]))
+        ],
+        "by_severity": severities,
+    }
 
 
 def _series(queryset, bucket, first, last):
@@ -133,25 +161,14 @@ def _floor(moment, bucket):
 
 def compute_stats(queryset, bucket=DEFAULT_BUCKET):
     queryset = queryset.order_by()  # an ORDER BY only slows aggregates down
-    totals = _totals(queryset)
-    total = totals["total"]
+    combined = _combine(_groups(queryset))
+    first, last = combined.pop("first"), combined.pop("last")
     return {
-        "total": total,
-        "anomalies": totals["anomalies"],
-        "anomaly_rate": totals["anomalies"] / total if total else 0.0,
-        "first_timestamp": _iso(totals["first"]),
-        "last_timestamp": _iso(totals["last"]),
-        "mean_score": totals["mean_score"],
-        "max_score": totals["max_score"],
-        "mean_betti": {
-            "h0": totals["mean_h0"],
-            "h1": totals["mean_h1"],
-            "h2": totals["mean_h2"],
-        },
-        "by_source": _by_source(queryset),
-        "by_severity": {name: totals[f"severity_{name}"] for name in SEVERITIES},
+        **combined,
+        "first_timestamp": _iso(first),
+        "last_timestamp": _iso(last),
         "bucket": bucket,
-        "series": _series(queryset, bucket, totals["first"], totals["last"]),
+        "series": _series(queryset, bucket, first, last),
         "feedback": feedback_summary(queryset),
     }
 
