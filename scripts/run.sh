@@ -25,7 +25,8 @@ fi
 
 cat <<INFO
 
-  TopoForge is starting on http://$HOST:$PORT/
+  TopoForge is starting.
+    dashboard: http://$HOST:$PORT/
     admin:     http://$HOST:$PORT/admin/
     API docs:  http://$HOST:$PORT/api/docs
     login:     $LOGIN
