@@ -122,6 +122,7 @@ def test_make_run_serves_the_admin_and_its_printed_credentials_log_in(tmp_path):
         base = f"http://127.0.0.1:{port}"
         assert _wait_for(f"{base}/admin/login/", server).status_code == 200
         printed = log.read_text()
+        assert f"dashboard: {base}/" in printed
         assert f"admin:     {base}/admin/" in printed
         username, password = re.search(r"login:\s+(\S+) / (\S+)", printed).groups()
 
