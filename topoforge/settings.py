@@ -210,7 +210,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "topoforge.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Every JSON body is capped at MAX_REQUEST_BYTES (413), whichever endpoint reads it.
+    "DEFAULT_PARSER_CLASSES": ["anomalies.api.parsers.LimitedJSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Login and registration, each counted per client IP and per account name (accounts/throttles.py).
     "DEFAULT_THROTTLE_RATES": {
