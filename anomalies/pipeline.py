@@ -18,11 +18,19 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
 
+# A stream's rows are buckets (8640 a day at 10 s), not the 5-minute rows of a NAB series: at
+# the engine's 0.99, one row in a hundred would alarm by construction, 86 a day. One in a
+# thousand is about 3 an hour at most, fewer in practice (the combination is conservative).
+# docs/DETECTION.md, "Vector streams".
+STREAM_DEFAULTS = {"threshold": 0.999}
+
+
 def detector_config(overrides=None):
-    """The engine's defaults with ``overrides`` (a dict, e.g. from --detector-config)."""
+    """The engine's defaults for a stream of buckets, with ``overrides`` (a dict, e.g. from
+    --detector-config)."""
     if not isinstance(overrides or {}, dict):
         raise ValueError("detector settings must be a JSON object")
-    return DetectorConfig.from_dict(dict(overrides or {}))
+    return DetectorConfig.from_dict({**STREAM_DEFAULTS, **(overrides or {})})
 
 
 def dedup_key(source_key, window_start):

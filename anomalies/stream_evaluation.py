@@ -64,13 +64,20 @@ class StreamEvaluation:
 
 def evaluate_stream(*, hours=2.0, anomalies=8, seed=0, bucket_seconds=DEFAULT_BUCKET_SECONDS,
                     allowed_lateness=DEFAULT_ALLOWED_LATENESS, detector_overrides=None, tolerance=None,
-                    warmup=900.0, anomaly_duration=90.0):
+                    warmup=None, anomaly_duration=90.0):
+    """``warmup`` (seconds before the first anomaly's slot) defaults to the detector's own
+    warm-up, shortened if the stream is too short to fit the anomalies after it (the report's
+    parameters say which was used: an anomaly inside the warm-up cannot be found)."""
     duration = hours * 3600.0
+    config = detector_config(detector_overrides)
+    if warmup is None:
+        room = duration - anomalies * 3 * anomaly_duration
+        warmup = max(0.0, min((config.vector_warmup_rows() + 1) * bucket_seconds, room))
     labelled = schedule(EVALUATION_START, duration, anomalies, seed=seed, warmup=warmup,
                         anomaly_duration=anomaly_duration)
     source = GeneratorSource(start=EVALUATION_START, seed=seed, speed=0, duration=duration, anomalies=labelled)
     aggregator = WindowAggregator(source.kind, bucket_seconds, allowed_lateness)
-    detector = Detector(detector_config(detector_overrides))
+    detector = Detector(config)
     tolerance = 2 * bucket_seconds + allowed_lateness if tolerance is None else tolerance
 
     flagged = []  # (window start, window end) of every window the detector flagged
@@ -104,5 +111,5 @@ def evaluate_stream(*, hours=2.0, anomalies=8, seed=0, bucket_seconds=DEFAULT_BU
         detected=detected, false_alarms=false_alarms, flagged_windows=len(flagged),
         dropped_late=aggregator.dropped_late,
         parameters={"seed": seed, "bucket_seconds": bucket_seconds, "allowed_lateness": allowed_lateness,
-                    "tolerance_seconds": tolerance, "detector": detector.config.to_dict()},
+                    "tolerance_seconds": tolerance, "warmup_seconds": warmup, "detector": detector.config.to_dict()},
     )

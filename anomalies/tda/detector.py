@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from .embedding import choose_delay, delay_embed, max_delay_for
-from .normalise import OnlineNormaliser
+from .normalise import OnlineNormaliser, robust_location_scale
 from .persistence import condensed_distances, h0_diagram, higher_diagrams
 from .scoring import AlarmGate, EmpiricalTails, combined_tail, log_features
 from .severity import severity_for_score
@@ -14,6 +14,8 @@ from .betti import betti_from_diagrams
 from .summaries import filtration_scale, summarise
 
 STATE_VERSION = 1
+# Vector streams: rows at least this unusual stay out of the past (see Detector._censor).
+CENSOR_LEVEL = 0.99
 
 
 SCORE_FEATURE_SETS = ("all", "topology", "residual")
@@ -72,6 +74,11 @@ class DetectorConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def vector_warmup_rows(self) -> int:
+        """Rows a vector stream scores 0 for: a window, a window of reference past for the
+        newest vector to be compared with, then ``history_min`` rows of that comparison."""
+        return 3 * self.window + self.history_min - 1
+
     @classmethod
     def from_dict(cls, data: dict) -> "DetectorConfig":
         known = {f.name for f in fields(cls)}
@@ -107,6 +114,11 @@ H0_FEATURES = (
 )
 HIGHER_FEATURES = ("total_persistence", "max_persistence", "landscape_l2")
 RESIDUAL_FEATURES = ("value_deviation", "step_deviation")
+# What a vector stream's score ranks: where its newest vector lies relative to the recent past
+# (the H0 death of its insertion into the reference cloud, and its largest robust deviation in
+# any one component). The window's own summaries are reported but not scored: an incident stays
+# in the window, and in them, for ``window`` rows after it ends.
+VECTOR_FEATURES = ("h0_insertion_death", "max_robust_deviation")
 
 
 @dataclass
@@ -136,6 +148,7 @@ class Detector:
         self.higher = _Higher()
         self.reference: np.ndarray | None = None  # ring of past embedded points (raw units)
         self.reference_count = 0
+        self.censored = 0  # consecutive alarming rows of a vector stream kept out of its past
 
     # -- the stream -------------------------------------------------------------------------
 
@@ -210,7 +223,11 @@ class Detector:
         summaries = summarise(h0, "h0")
         newest = np.sqrt(((cloud[:-1] - cloud[-1]) ** 2).sum(axis=1)).min() if len(cloud) > 1 else 0.0
         summaries["h0_newest_persistence"] = float(newest)
-        summaries["h0_insertion_death"] = self._insertion_death(scale)
+        if self.scalar:
+            summaries["h0_insertion_death"] = self._insertion_death(scale)
+        else:
+            robust_scale, summaries["max_robust_deviation"] = self._robust_scale(scale)
+            summaries["h0_insertion_death"] = self._insertion_death(robust_scale)
         fresh_higher = config.maxdim >= 1 and (self.rows - config.window) % config.h1_stride == 0
         if fresh_higher:
             diagrams = higher_diagrams(cloud, config.maxdim, condensed)
@@ -224,11 +241,29 @@ class Detector:
             h0[:, 1], config.betti_scale_factor, config.betti_scale_quantile
         )
 
-        tails = self._feature_tails(summaries, fresh_higher)
+        tails, pending = self._feature_tails(summaries, fresh_higher)
         score, warming_up = 0.0, True
         if tails is not None:
-            score, warming_up = self.gate.apply(1.0 - combined_tail(tails)), False
+            raw = 1.0 - combined_tail(tails)
+            if not self.scalar and self.censored == 0:
+                self.gate.remaining = 0  # the last incident is over: the next one is news
+            score, warming_up = self.gate.apply(raw), False
+            if not self.scalar:
+                pending = self._censor(raw, pending)
+        for history, features in pending:
+            history.add(features)
         return self._detection(timestamp, score, h0, summaries, warming_up)
+
+    def _censor(self, raw: float, pending: list) -> list:
+        """SPOT's rule for vector streams: a row whose score reaches the threshold does not join
+        the past it is ranked against, so recurring incidents stay rare in it. A state that
+        lasts beyond ``quiet_period`` rows is the stream's new normal, and is learned again."""
+        if raw >= min(self.config.threshold, CENSOR_LEVEL) and self.censored < self.config.quiet_period:
+            self.censored += 1
+            return []
+        if raw < min(self.config.threshold, CENSOR_LEVEL):
+            self.censored = 0
+        return pending
 
     def _newest_point(self) -> np.ndarray:
         """The newest embedded point, in raw units."""
@@ -257,43 +292,68 @@ class Detector:
         death = 0.0
         if filled > config.window:
             distances = np.sqrt((((self.reference[:filled] - point) / scale) ** 2).sum(axis=1))
-            recent = (self.reference_count - 1 - np.arange(config.window)) % capacity
-            distances[recent] = np.inf
+            distances[self._recent_reference_rows()] = np.inf
             death = float(distances.min())
         self.reference[self.reference_count % capacity] = point
         self.reference_count += 1
         return death
 
-    def _feature_tails(self, summaries: dict, fresh_higher: bool) -> np.ndarray | None:
-        """Tail probabilities of this row's features against their own past, or None while
-        that past is too short. Each history learns the new values after ranking them."""
+    def _recent_reference_rows(self) -> np.ndarray:
+        """Ring positions of the newest ``window`` reference points (the Theiler window)."""
+        capacity = self.config.reference_size + self.config.window
+        return (self.reference_count - 1 - np.arange(self.config.window)) % capacity
+
+    def _robust_scale(self, scale: np.ndarray) -> tuple[np.ndarray, float]:
+        """The scale a vector stream's newest vector is measured in, and its largest deviation.
+
+        Both come from the reference cloud (the recent past without the Theiler window): the
+        median and the median absolute deviation per component. A running standard deviation
+        is inflated for hours by one incident (a deletion wave multiplies the variance of
+        ``bytes_removed``), which shrinks every later distance and hides the next incident.
+        Until the reference holds more than a window, the running ``scale`` stays.
+        """
+        filled = min(self.reference_count, self.config.reference_size + self.config.window)
+        if filled <= self.config.window:
+            return scale, 0.0
+        past = np.delete(self.reference[:filled], self._recent_reference_rows(), axis=0)
+        centre, scale = robust_location_scale(past)
+        newest = self.buffer[(self.head - 1) % self.config.window]
+        return scale, float(np.abs((newest - centre) / scale).max())
+
+    def _feature_tails(self, summaries: dict, fresh_higher: bool) -> tuple[np.ndarray | None, list]:
+        """Tail probabilities of this row's features against their own past (None while that
+        past is too short), and the (history, features) pairs the caller adds once it knows
+        the score: every row of a scalar stream, the unremarkable rows of a vector stream.
+
+        A vector stream's past excludes the rows that alarmed (the rule of SPOT, Siffer et al.
+        2017): a feed whose incidents recur (one an hour is 3% of its 10 s buckets) would
+        otherwise learn the incidents as its normal tail and stop noticing them.
+        """
         config = self.config
         names = []
         if config.score_features in ("all", "topology"):
-            names += H0_FEATURES
+            names += H0_FEATURES if self.scalar else VECTOR_FEATURES
         if config.score_features in ("all", "residual"):
             names += RESIDUAL_FEATURES
         row_features = log_features(np.array([summaries[name] for name in names]))
+        if not self.scalar and self.reference_count < 2 * config.window + 1:
+            return None, []  # the newest vector has less than a window of past to be compared with
         if self.row_history is None:
-            self.row_history = EmpiricalTails(len(row_features), config.history_span)
+            self.row_history = EmpiricalTails(len(row_features), config.history_span, upper_only=not self.scalar)
         ready = self.row_history.count >= config.history_min
-        if ready:
-            tails = [self.row_history.tails(row_features)]
-        else:
-            self.row_history.add(row_features)
-            tails = []
+        pending = [(self.row_history, row_features)]
+        tails = [self.row_history.tails(row_features, learn=False)] if ready else []
 
-        if fresh_higher and config.score_features in ("all", "topology"):
+        if fresh_higher and self.scalar and config.score_features in ("all", "topology"):
             higher_names = [f"h{k}_{name}" for k in range(1, config.maxdim + 1) for name in HIGHER_FEATURES]
             features = log_features(np.array([summaries[name] for name in higher_names]))
             span = max(16, config.history_span // config.h1_stride)
             if self.higher_history is None:
                 self.higher_history = EmpiricalTails(len(features), span)
             if self.higher_history.count >= max(2, config.history_min // config.h1_stride):
-                tails.append(self.higher_history.tails(features))
-            else:
-                self.higher_history.add(features)
-        return np.concatenate(tails) if ready else None
+                tails.append(self.higher_history.tails(features, learn=False))
+            pending.append((self.higher_history, features))
+        return (np.concatenate(tails) if ready else None), pending
 
     def _detection(self, timestamp, score, h0, summaries, warming_up) -> Detection:
         higher = self.higher.diagrams if h0 is not None else []
@@ -347,6 +407,7 @@ class Detector:
             "higher": {"diagrams": self.higher.diagrams, "summaries": dict(self.higher.summaries)},
             "reference": None if self.reference is None else self.reference.tolist(),
             "reference_count": self.reference_count,
+            "censored": self.censored,
         }
 
     @classmethod
@@ -368,7 +429,9 @@ class Detector:
         if state["previous"] is not None:
             detector.previous = np.asarray(state["previous"], dtype=float)
         if state["row_history"] is not None:
-            detector.row_history = EmpiricalTails.from_state(state["row_history"], config.history_span)
+            detector.row_history = EmpiricalTails.from_state(
+                state["row_history"], config.history_span, upper_only=not detector.scalar
+            )
         if state["higher_history"] is not None:
             span = max(16, config.history_span // config.h1_stride)
             detector.higher_history = EmpiricalTails.from_state(state["higher_history"], span)
@@ -376,6 +439,7 @@ class Detector:
         if state["reference"] is not None:
             detector.reference = np.asarray(state["reference"], dtype=float)
         detector.reference_count = int(state["reference_count"])
+        detector.censored = int(state.get("censored", 0))  # absent from states saved before it existed
         higher = state["higher"]
         detector.higher = _Higher(
             diagrams=higher["diagrams"], summaries={k: float(v) for k, v in higher["summaries"].items()}

@@ -39,15 +39,18 @@ class EmpiricalTails:
     quantile. A value never seen before thus gets a finite, ordered probability; a value that
     recurs (the daily peak of a periodic series) is exactly as common as its recurrences say; and
     one probability means the same rarity in every stream, which a single threshold needs.
-    The tail models are refitted every ``refit`` values.
+    The tail models are refitted every ``refit`` values. With ``upper_only`` the probability is
+    the upper tail's alone (twice it, so both kinds share a scale): for distances from the past,
+    where only large values are news.
     """
 
     TAIL_FRACTION = 0.1
     MIN_EXCESS = 0.01  # features are logarithms: excess scales below 1% are treated as 1%
 
-    def __init__(self, n_features: int, span: int, refit: int = 16):
+    def __init__(self, n_features: int, span: int, refit: int = 16, upper_only: bool = False):
         self.span = span
         self.refit = refit
+        self.upper_only = upper_only
         self.count = 0
         self.history = np.zeros((span, n_features))
         self.fit = np.zeros((4, n_features))  # upper u, upper scale, lower l, lower scale
@@ -57,10 +60,12 @@ class EmpiricalTails:
         self.history[self.count % self.span] = values
         self.count += 1
 
-    def tails(self, values: np.ndarray) -> np.ndarray:
-        """Two-sided tail probability of each feature; then ``values`` join the past."""
+    def tails(self, values: np.ndarray, learn: bool = True) -> np.ndarray:
+        """Two-sided tail probability of each feature; then ``values`` join the past, unless
+        ``learn`` is false (the caller then decides, and calls :meth:`add` itself)."""
         if self.count == 0:
-            self.add(values)
+            if learn:
+                self.add(values)
             return np.ones(len(values))
         n = min(self.count, self.span)
         past = self.history[:n]
@@ -72,7 +77,7 @@ class EmpiricalTails:
         # the two-sided probability is at least 2 * TAIL_FRACTION: counting the past is only
         # worth it for the features outside the band (usually none or one of them).
         result = np.full(len(values), min(1.0, 2.0 * self.TAIL_FRACTION))
-        outside = np.nonzero((values > upper_u) | (values < lower_l))[0]
+        outside = np.nonzero((values > upper_u) | (~self.upper_only & (values < lower_l)))[0]
         if len(outside):
             v = values[outside]
             columns = past[:, outside]
@@ -81,9 +86,10 @@ class EmpiricalTails:
             model_up = self.TAIL_FRACTION * np.exp(-np.maximum(v - upper_u[outside], 0.0) / upper_scale[outside])
             model_down = self.TAIL_FRACTION * np.exp(-np.maximum(lower_l[outside] - v, 0.0) / lower_scale[outside])
             p_up = np.maximum(up, model_up)
-            p_down = np.maximum(down, model_down)
+            p_down = p_up if self.upper_only else np.maximum(down, model_down)
             result[outside] = np.minimum(1.0, 2.0 * np.minimum(p_up, p_down))
-        self.add(values)
+        if learn:
+            self.add(values)
         return result
 
     def _refit(self, past: np.ndarray) -> None:
@@ -117,9 +123,9 @@ class EmpiricalTails:
         }
 
     @classmethod
-    def from_state(cls, state: dict, span: int, refit: int = 16) -> "EmpiricalTails":
+    def from_state(cls, state: dict, span: int, refit: int = 16, upper_only: bool = False) -> "EmpiricalTails":
         fit = np.asarray(state["fit"], dtype=float)
-        tails = cls(fit.shape[1], span, refit)
+        tails = cls(fit.shape[1], span, refit, upper_only)
         tails.count = int(state["count"])
         history = np.asarray(state["history"], dtype=float).reshape(-1, fit.shape[1])
         tails.history[: len(history)] = history

@@ -9,10 +9,6 @@ from anomalies.stream_evaluation import evaluate_stream
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="engine (issue 5) recall on the generator's anomalies is 0.25-0.5 so far; the bar stays here",
-)
 def test_injected_anomalies_are_found_quickly_with_few_false_alarms():
     result = evaluate_stream(hours=1.0, anomalies=4, seed=1)
     found = {a.kind: d for a, d in zip(result.anomalies, result.detected)}
