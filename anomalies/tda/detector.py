@@ -149,6 +149,7 @@ class Detector:
         self.reference: np.ndarray | None = None  # ring of past embedded points (raw units)
         self.reference_count = 0
         self.censored = 0  # consecutive alarming rows of a vector stream kept out of its past
+        self._replaced: tuple | None = None  # this row's reference slot and what it held before
 
     # -- the stream -------------------------------------------------------------------------
 
@@ -255,11 +256,14 @@ class Detector:
         return self._detection(timestamp, score, h0, summaries, warming_up)
 
     def _censor(self, raw: float, pending: list) -> list:
-        """SPOT's rule for vector streams: a row whose score reaches the threshold does not join
-        the past it is ranked against, so recurring incidents stay rare in it. A state that
-        lasts beyond ``quiet_period`` rows is the stream's new normal, and is learned again."""
+        """SPOT's rule for vector streams: a row whose score reaches ``CENSOR_LEVEL`` (or the
+        threshold, if lower) joins neither the past it is ranked against nor the reference
+        cloud, so recurring incidents stay rare and a storm like the one ten minutes ago is
+        still news. A state that lasts beyond ``quiet_period`` rows is the stream's new normal,
+        and is learned again."""
         if raw >= min(self.config.threshold, CENSOR_LEVEL) and self.censored < self.config.quiet_period:
             self.censored += 1
+            self._forget_newest_reference_point()
             return []
         if raw < min(self.config.threshold, CENSOR_LEVEL):
             self.censored = 0
@@ -294,9 +298,17 @@ class Detector:
             distances = np.sqrt((((self.reference[:filled] - point) / scale) ** 2).sum(axis=1))
             distances[self._recent_reference_rows()] = np.inf
             death = float(distances.min())
-        self.reference[self.reference_count % capacity] = point
+        slot = self.reference_count % capacity
+        self._replaced = (slot, self.reference[slot].copy())
+        self.reference[slot] = point
         self.reference_count += 1
         return death
+
+    def _forget_newest_reference_point(self) -> None:
+        """Take the newest point back out of the reference cloud (an alarming row)."""
+        slot, previous = self._replaced
+        self.reference[slot] = previous
+        self.reference_count -= 1
 
     def _recent_reference_rows(self) -> np.ndarray:
         """Ring positions of the newest ``window`` reference points (the Theiler window)."""
