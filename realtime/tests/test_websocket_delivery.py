@@ -16,10 +16,11 @@ from topoforge.asgi import application
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-async def connected_client(user, subscribe=None):
+async def session_communicator(user):
+    """A communicator for /ws/anomalies carrying ``user``'s dashboard session cookie."""
     client = Client()
     await sync_to_async(client.force_login)(user)
-    comm = WebsocketCommunicator(
+    return WebsocketCommunicator(
         application,
         "/ws/anomalies",
         headers=[
@@ -28,6 +29,10 @@ async def connected_client(user, subscribe=None):
             (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
         ],
     )
+
+
+async def connected_client(user, subscribe=None):
+    comm = await session_communicator(user)
     assert (await comm.connect())[0]
     assert (await comm.receive_json_from())["type"] == "welcome"
     if subscribe is not None:
@@ -190,17 +195,7 @@ async def test_an_unreachable_channel_layer_is_said_not_hidden(viewer, settings)
             "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},  # nothing listens on port 1
         }
     }
-    client = Client()
-    await sync_to_async(client.force_login)(viewer)
-    comm = WebsocketCommunicator(
-        application,
-        "/ws/anomalies",
-        headers=[
-            (b"host", b"127.0.0.1:8000"),
-            (b"origin", b"http://127.0.0.1:8000"),
-            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-        ],
-    )
+    comm = await session_communicator(viewer)
     assert (await comm.connect())[0]
     assert (await comm.receive_json_from(timeout=5))["type"] == "welcome"
     assert (await comm.receive_json_from(timeout=5))["error"]["code"] == "unavailable"
