@@ -3,14 +3,11 @@
 Batches keep memory and each delete short on a table of millions of rows; the feedback given on
 a deleted detection goes with it (its foreign key cascades).
 """
-from datetime import timedelta
-
 from django.apps import apps
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.core.management.base import BaseCommand
 
 from anomalies.models import AnomalyLog
+from anomalies.retention import retention_cutoff
 
 BATCH_SIZE = 5000
 
@@ -22,10 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Count, delete nothing.")
 
     def handle(self, *args, dry_run=False, **options):
-        days = settings.TOPOFORGE_ANOMALY_RETENTION_DAYS
-        if days < 1:
-            raise CommandError("TOPOFORGE_ANOMALY_RETENTION_DAYS must be at least 1")
-        cutoff = timezone.now() - timedelta(days=days)
+        days, cutoff = retention_cutoff("TOPOFORGE_ANOMALY_RETENTION_DAYS")
         old = AnomalyLog.objects.filter(timestamp__lt=cutoff)
         when = f"older than {cutoff:%Y-%m-%d %H:%M} UTC ({days} days of retention)"
         if dry_run:

@@ -3,14 +3,11 @@
 On MongoDB the TTL index made by ``setup_database`` removes expired sessions by itself; this
 command does the same on SQL backends and also removes revoked sessions on every backend.
 """
-from datetime import timedelta
-
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db.models import Q
-from django.utils import timezone
 
 from accounts.models import Session
+from anomalies.retention import retention_cutoff
 
 
 class Command(BaseCommand):
@@ -23,10 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Count, delete nothing.")
 
     def handle(self, *args, dry_run=False, **options):
-        days = settings.TOPOFORGE_SESSION_RETENTION_DAYS
-        if days < 1:
-            raise CommandError("TOPOFORGE_SESSION_RETENTION_DAYS must be at least 1")
-        cutoff = timezone.now() - timedelta(days=days)
+        days, cutoff = retention_cutoff("TOPOFORGE_SESSION_RETENTION_DAYS")
         ended = Session.objects.filter(Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff))
         when = f"ended before {cutoff:%Y-%m-%d %H:%M} UTC ({days} days of retention)"
         if dry_run:
