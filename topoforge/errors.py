@@ -9,7 +9,6 @@ e.g. ``invalid_credentials`` from the login view).
 from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -66,6 +65,10 @@ def _auth_code(exc, status_code):
 
 
 def api_exception_handler(exc, context):
+    # Imported here: rest_framework.views reads DEFAULT_PARSER_CLASSES when it is imported, and
+    # our parser imports this module for PayloadTooLarge (an import cycle when the parser loads first).
+    from rest_framework.views import exception_handler
+
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     response = exception_handler(exc, context)
