@@ -22,7 +22,9 @@ CHECKPOINT_VERSION = 1
 # the engine's 0.99, one row in a hundred would alarm by construction, 86 a day. One in a
 # thousand is about 3 an hour at most, fewer in practice (the combination is conservative).
 # docs/DETECTION.md, "Vector streams".
-STREAM_DEFAULTS = {"threshold": 0.999}
+# Their reference cloud stays at 1000 buckets (nearly three hours at 10 s): the robust scale is
+# recomputed from it on every row.
+STREAM_DEFAULTS = {"threshold": 0.999, "reference_size": 1000}
 
 
 def detector_config(overrides=None):

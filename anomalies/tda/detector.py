@@ -30,14 +30,14 @@ class DetectorConfig:
     embedding_delay: int = 0  # Takens delay in rows; 0 = automatic (autocorrelation < 1/e)
     delay_sample: int = 96  # rows observed before the automatic delay is fixed
     maxdim: int = 1  # highest homology dimension (1, or 2 for voids)
-    reference_size: int = 1000  # embedded points of the recent past the newest point is compared with
+    reference_size: int = 3000  # embedded points of the recent past the newest point is compared with
     h1_stride: int = 4  # H1/H2 are recomputed every `h1_stride` rows (H0 on every row)
     normaliser_span: int = 2000  # memory (rows) of the online mean/variance
     history_span: int = 2000  # rows of past features each new one is ranked against
     history_min: int = 64  # rows of features before the score leaves warm-up
     score_features: str = "topology"  # "topology"; "all" adds the residual features; "residual" (ablation)
     threshold: float = 0.99  # score >= threshold -> is_anomaly (and the quiet period starts)
-    quiet_period: int = 200  # rows after an alarm during which the score is damped
+    quiet_period: int = 200  # longest quiet period after an alarm (rows); a longer state is the new normal
     quiet_damping: float = 0.5  # factor applied to the score during the quiet period
     betti_scale_factor: float = 2.0  # Betti numbers read at factor * quantile of H0 deaths
     betti_scale_quantile: float = 0.95
@@ -119,6 +119,11 @@ RESIDUAL_FEATURES = ("value_deviation", "step_deviation")
 # any one component). The window's own summaries are reported but not scored: an incident stays
 # in the window, and in them, for ``window`` rows after it ends.
 VECTOR_FEATURES = ("h0_insertion_death", "max_robust_deviation")
+# Distances from the past: only a large one is news, so they are ranked on their upper tail alone.
+# (The window's own summaries are two-sided: a stream gone flat collapses its persistence.)
+DISTANCE_FEATURES = frozenset(
+    ("h0_newest_persistence", "h0_insertion_death", "max_robust_deviation") + RESIDUAL_FEATURES
+)
 
 
 @dataclass
@@ -144,7 +149,7 @@ class Detector:
         self.previous: np.ndarray | None = None
         self.row_history: EmpiricalTails | None = None  # H0 + residual features, every row
         self.higher_history: EmpiricalTails | None = None  # H1/H2 features, every h1_stride rows
-        self.gate = AlarmGate(config.threshold, config.quiet_period, config.quiet_damping)
+        self.gate = AlarmGate(config.threshold, config.window, config.quiet_period, config.quiet_damping)
         self.higher = _Higher()
         self.reference: np.ndarray | None = None  # ring of past embedded points (raw units)
         self.reference_count = 0
@@ -247,7 +252,7 @@ class Detector:
         if tails is not None:
             raw = 1.0 - combined_tail(tails)
             if not self.scalar and self.censored == 0:
-                self.gate.remaining = 0  # the last incident is over: the next one is news
+                self.gate.rearm()  # the last incident is over: the next one is news
             score, warming_up = self.gate.apply(raw), False
             if not self.scalar:
                 pending = self._censor(raw, pending)
@@ -342,16 +347,12 @@ class Detector:
         otherwise learn the incidents as its normal tail and stop noticing them.
         """
         config = self.config
-        names = []
-        if config.score_features in ("all", "topology"):
-            names += H0_FEATURES if self.scalar else VECTOR_FEATURES
-        if config.score_features in ("all", "residual"):
-            names += RESIDUAL_FEATURES
+        names = self._row_feature_names()
         row_features = log_features(np.array([summaries[name] for name in names]))
         if not self.scalar and self.reference_count < 2 * config.window + 1:
             return None, []  # the newest vector has less than a window of past to be compared with
         if self.row_history is None:
-            self.row_history = EmpiricalTails(len(row_features), config.history_span, upper_only=not self.scalar)
+            self.row_history = EmpiricalTails(len(row_features), config.history_span, upper_only=self._upper_only())
         ready = self.row_history.count >= config.history_min
         pending = [(self.row_history, row_features)]
         tails = [self.row_history.tails(row_features, learn=False)] if ready else []
@@ -366,6 +367,18 @@ class Detector:
                 tails.append(self.higher_history.tails(features, learn=False))
             pending.append((self.higher_history, features))
         return (np.concatenate(tails) if ready else None), pending
+
+    def _row_feature_names(self) -> list[str]:
+        """The features scored on every row, in the order their history keeps them."""
+        names = []
+        if self.config.score_features in ("all", "topology"):
+            names += H0_FEATURES if self.scalar else VECTOR_FEATURES
+        if self.config.score_features in ("all", "residual"):
+            names += RESIDUAL_FEATURES
+        return names
+
+    def _upper_only(self) -> list[bool]:
+        return [name in DISTANCE_FEATURES for name in self._row_feature_names()]
 
     def _detection(self, timestamp, score, h0, summaries, warming_up) -> Detection:
         higher = self.higher.diagrams if h0 is not None else []
@@ -442,7 +455,7 @@ class Detector:
             detector.previous = np.asarray(state["previous"], dtype=float)
         if state["row_history"] is not None:
             detector.row_history = EmpiricalTails.from_state(
-                state["row_history"], config.history_span, upper_only=not detector.scalar
+                state["row_history"], config.history_span, upper_only=detector._upper_only()
             )
         if state["higher_history"] is not None:
             span = max(16, config.history_span // config.h1_stride)

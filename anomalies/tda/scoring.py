@@ -41,16 +41,17 @@ class EmpiricalTails:
     one probability means the same rarity in every stream, which a single threshold needs.
     The tail models are refitted every ``refit`` values. With ``upper_only`` the probability is
     the upper tail's alone (twice it, so both kinds share a scale): for distances from the past,
-    where only large values are news.
+    where only large values are news. ``upper_only`` is one flag for every feature or one per
+    feature.
     """
 
     TAIL_FRACTION = 0.1
     MIN_EXCESS = 0.01  # features are logarithms: excess scales below 1% are treated as 1%
 
-    def __init__(self, n_features: int, span: int, refit: int = 16, upper_only: bool = False):
+    def __init__(self, n_features: int, span: int, refit: int = 16, upper_only=False):
         self.span = span
         self.refit = refit
-        self.upper_only = upper_only
+        self.upper_only = np.broadcast_to(np.asarray(upper_only, dtype=bool), (n_features,)).copy()
         self.count = 0
         self.history = np.zeros((span, n_features))
         self.fit = np.zeros((4, n_features))  # upper u, upper scale, lower l, lower scale
@@ -86,7 +87,7 @@ class EmpiricalTails:
             model_up = self.TAIL_FRACTION * np.exp(-np.maximum(v - upper_u[outside], 0.0) / upper_scale[outside])
             model_down = self.TAIL_FRACTION * np.exp(-np.maximum(lower_l[outside] - v, 0.0) / lower_scale[outside])
             p_up = np.maximum(up, model_up)
-            p_down = p_up if self.upper_only else np.maximum(down, model_down)
+            p_down = np.where(self.upper_only[outside], p_up, np.maximum(down, model_down))
             result[outside] = np.minimum(1.0, 2.0 * np.minimum(p_up, p_down))
         if learn:
             self.add(values)
@@ -123,7 +124,7 @@ class EmpiricalTails:
         }
 
     @classmethod
-    def from_state(cls, state: dict, span: int, refit: int = 16, upper_only: bool = False) -> "EmpiricalTails":
+    def from_state(cls, state: dict, span: int, refit: int = 16, upper_only=False) -> "EmpiricalTails":
         fit = np.asarray(state["fit"], dtype=float)
         tails = cls(fit.shape[1], span, refit, upper_only)
         tails.count = int(state["count"])
@@ -135,30 +136,57 @@ class EmpiricalTails:
 
 
 class AlarmGate:
-    """A quiet period after each alarm.
+    """One alarm per incident.
 
     NAB (and an on-call human) counts every alarming row outside a true incident as a separate
-    false positive, while only the first alarm of an incident is news. For ``quiet_period`` rows
-    after an alarm the score is multiplied by ``damping`` so the same incident does not alarm
-    again and again as it unfolds.
+    false positive, while only the first alarm of an incident is news. After an alarm the gate
+    is *quiet*: scores are multiplied by ``damping`` until the incident is over, that is until
+    ``calm_rows`` consecutive rows scored below ``CALM_LEVEL`` (the detector passes its window:
+    an incident shapes the window's topology until it has left the window), or at most
+    ``quiet_period`` rows (a state that lasts longer is the stream's new normal). A row that is
+    ``BREAKTHROUGH`` times rarer than the one that raised the alarm is a new incident even
+    inside the quiet period: a disk filling after a spike should not wait for the spike to fade.
     """
 
-    def __init__(self, threshold: float, quiet_period: int, damping: float):
+    CALM_LEVEL = 0.9  # score below which a row is unremarkable (tail probability above 0.1)
+    BREAKTHROUGH = 0.01
+
+    def __init__(self, threshold: float, calm_rows: int, quiet_period: int, damping: float):
         self.threshold = threshold
+        self.calm_rows = calm_rows
         self.quiet_period = quiet_period
         self.damping = damping
-        self.remaining = 0
+        self.quiet = False
+        self.calm = 0  # consecutive unremarkable rows since the alarm
+        self.since = 0  # rows since the alarm
+        self.alarm_tail = 1.0  # tail probability (1 - score) of the row that raised the alarm
 
     def apply(self, score: float) -> float:
-        if self.remaining > 0:
-            self.remaining -= 1
-            return score * self.damping
+        if self.quiet:
+            self.since += 1
+            self.calm = self.calm + 1 if score < self.CALM_LEVEL else 0
+            if self.calm >= self.calm_rows or self.since > self.quiet_period:
+                self.quiet = False
+            elif not (score >= self.threshold and 1.0 - score < self.alarm_tail * self.BREAKTHROUGH):
+                return score * self.damping
         if score >= self.threshold:
-            self.remaining = self.quiet_period
+            self.quiet, self.calm, self.since, self.alarm_tail = True, 0, 0, 1.0 - score
         return score
 
+    def rearm(self) -> None:
+        """End the quiet period now (the caller knows the incident is over)."""
+        self.quiet = False
+
     def get_state(self) -> dict:
-        return {"remaining": self.remaining}
+        return {"quiet": self.quiet, "calm": self.calm, "since": self.since, "alarm_tail": self.alarm_tail}
 
     def set_state(self, state: dict) -> None:
-        self.remaining = int(state["remaining"])
+        if "remaining" in state:  # saved before the gate ended quiet periods on calm rows
+            remaining = int(state["remaining"])
+            self.quiet, self.calm, self.since = remaining > 0, 0, max(0, self.quiet_period - remaining)
+            self.alarm_tail = 1.0
+            return
+        self.quiet = bool(state["quiet"])
+        self.calm = int(state["calm"])
+        self.since = int(state["since"])
+        self.alarm_tail = float(state["alarm_tail"])
