@@ -52,12 +52,22 @@ def probationary_length(rows: int) -> float:
 
 @dataclass
 class ScoredRows:
-    """The scorable rows of one or more files: score, unweighted value, window id (-1 outside)."""
+    """The scorable rows of one or more files: score, unweighted value, window id (-1 outside).
+
+    ``n_windows`` counts the windows that have scorable rows (an undetected one costs ``-fn``);
+    ``n_labelled`` counts every window the label file lists, also one lying wholly in the
+    probationary period: NAB's ``runner.normalize`` takes "perfect" as that count times ``tp``.
+    """
 
     scores: np.ndarray
     values: np.ndarray
     window_ids: np.ndarray
     n_windows: int
+    n_labelled: int | None = None  # None: the same as n_windows
+
+    @property
+    def labelled(self) -> int:
+        return self.n_windows if self.n_labelled is None else self.n_labelled
 
     @classmethod
     def concatenate(cls, parts: list["ScoredRows"]) -> "ScoredRows":
@@ -70,6 +80,7 @@ class ScoredRows:
             values=np.concatenate([p.values for p in parts]) if parts else np.zeros(0),
             window_ids=np.concatenate(ids) if ids else np.zeros(0, dtype=int),
             n_windows=offset,
+            n_labelled=sum(p.labelled for p in parts),
         )
 
 
@@ -84,7 +95,11 @@ def scorable_rows(anomaly_scores, windows: list[tuple[int, int]]) -> ScoredRows:
     prev_right = prev_width = None
     next_id = 0
     for i in range(n):
-        if current is None and pending and i == pending[0][0]:
+        # As NAB's calcSweepScore: the next window is entered at its first row even from inside
+        # another (overlapping windows): the new one takes over, and the old one's right edge is
+        # forgotten. Waiting for the current window to end instead lost the next window and,
+        # since it stays first in the queue, every later window of the file.
+        if pending and i == pending[0][0]:
             left, right = pending.pop(0)
             current = (next_id, left, right)
             next_id += 1
@@ -106,7 +121,7 @@ def scorable_rows(anomaly_scores, windows: list[tuple[int, int]]) -> ScoredRows:
     surviving = np.unique(kept_ids[kept_ids >= 0])
     remap = {int(old): new for new, old in enumerate(surviving)}
     kept_ids = np.array([remap.get(int(w), -1) for w in kept_ids], dtype=int)
-    return ScoredRows(anomaly_scores[keep], values[keep], kept_ids, len(surviving))
+    return ScoredRows(anomaly_scores[keep], values[keep], kept_ids, len(surviving), n_labelled=len(windows))
 
 
 @dataclass(frozen=True)
@@ -187,11 +202,13 @@ def score_corpus(files: dict[str, ScoredRows], profiles=PROFILES) -> list[Profil
     """Optimise the threshold over the corpus for each profile, then score and normalise."""
     corpus = ScoredRows.concatenate(list(files.values()))
     null_rows = ScoredRows(np.zeros_like(corpus.scores), corpus.values, corpus.window_ids, corpus.n_windows)
+    # NAB: perfect = (windows in the label file) * tp, also those wholly inside a probationary
+    # period, which no detector can score and which the null detector is never charged for.
     results = []
     for profile in profiles:
         threshold, raw = sweep(corpus, profile).best()
         null_raw = sweep(null_rows, profile).best()[1]
-        perfect = corpus.n_windows * profile.tp
+        perfect = corpus.labelled * profile.tp
         per_file = {key: raw_score_at(rows, profile, threshold) for key, rows in files.items()}
         results.append(
             ProfileResult(profile, threshold, raw, null_raw, perfect, normalised(raw, null_raw, perfect), per_file)
