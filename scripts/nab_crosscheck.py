@@ -97,7 +97,8 @@ def nab(args, files: dict[str, Path], scratch: Path) -> dict[str, dict]:
     (scratch / "nab.log").write_text(run.stdout + run.stderr)
     if run.returncode != 0:
         sys.stderr.write(run.stdout[-2000:] + run.stderr[-4000:])
-        raise SystemExit(f"NAB's run.py failed (exit {run.returncode}): {' '.join(command)}")
+        sys.stderr.write(f"NAB's run.py failed (exit {run.returncode}): {' '.join(command)}\n")
+        raise SystemExit(2)
     tuned = json.loads(thresholds.read_text())
     final = json.loads((results / "final_results.json").read_text())
 
