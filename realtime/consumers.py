@@ -7,10 +7,14 @@ session cookie. A bad, expired or revoked credential closes with 4401; a browser
 foreign origin with 4403; a client that cannot keep up with 4408.
 
 Client → server: ``{"subscribe": {"source": "wikipedia", "min_score": 0.7, "anomalies_only": true}}``,
-optionally with ``"batch_ms": 200`` beside ``subscribe`` (see ``MIN_BATCH_MS``).
+optionally with ``"coalesce": true`` or ``"batch_ms": 200`` beside ``subscribe`` (see ``MIN_BATCH_MS``).
 Server → client: ``{"type": "anomaly", "data": {...}}`` (the JSON of ``GET /api/anomalies/{id}``),
-or with batching ``{"type": "anomalies", "data": [{...}, ...]}``,
-``{"type": "ping"}`` every ``REALTIME_PING_SECONDS``, ``welcome``/``subscribed``/``error``.
+or, with coalescing when several detections wait and with batching always,
+``{"type": "anomalies", "data": [{...}, ...]}``; ``{"type": "ping"}`` every
+``REALTIME_PING_SECONDS``, ``welcome``/``subscribed``/``error``.
+
+Detections are sent by the hub's sweep (``realtime.hub``), everything else by the consumer itself;
+daphne's ``send`` only hands the frame to the socket, so neither waits for the other.
 """
 import asyncio
 import json
@@ -25,7 +29,7 @@ from django.utils import timezone
 from accounts.authentication import TokenError
 from realtime import identity as ids
 from realtime.filters import FilterError, Subscription
-from realtime.hub import batch_message, get_hub
+from realtime.hub import SweepFrames, get_hub
 from realtime.tickets import redeem_ticket
 
 logger = logging.getLogger(__name__)
@@ -33,17 +37,14 @@ logger = logging.getLogger(__name__)
 SUBPROTOCOL = "topoforge.v1"
 BEARER_PREFIX = "bearer."
 MAX_CLIENT_MESSAGE_BYTES = 4096
-# Batching (opt-in, ``"batch_ms"`` next to ``"subscribe"``): one ``anomalies`` message per period
-# instead of one ``anomaly`` message per detection. At high rates and many clients the cost of a
-# WebSocket frame, not of a detection, is what limits a server.
+# At high rates and many clients the cost of a WebSocket frame, not of a detection, is what limits
+# a server; two opt-ins (next to ``"subscribe"``) send fewer frames. Coalescing: a detection is sent
+# at once, but when several wait for the same client they go as one ``anomalies`` message. Batching
+# (``"batch_ms"``): one ``anomalies`` message per period. Without either, one ``anomaly`` message
+# per detection, as the protocol has always promised.
 MIN_BATCH_MS, MAX_BATCH_MS = 50, 10_000
 MAX_BATCH = 500
 CLOSE_UNAVAILABLE = 1011
-
-
-class _Close:
-    def __init__(self, code):
-        self.code = code
 
 
 def _header(scope, name):
@@ -76,6 +77,14 @@ def _authenticate(scope):
     )
 
 
+def _parse_coalesce(value):
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise FilterError({"coalesce": ["true or false."]})
+    return value
+
+
 def _parse_batch_ms(value):
     """0 or absent: one message per detection. Else the batching period, in milliseconds."""
     if value in (None, 0):
@@ -88,8 +97,11 @@ def _parse_batch_ms(value):
 class AnomalyConsumer(AsyncJsonWebsocketConsumer):
     identity = None
     closing = False
+    coalesce = False
     batch_seconds = 0
-    batch_task = None
+    batch_timer = None
+    flush_due = False  # in the hub's list of clients to flush
+    overdue = 0  # detections offered since then: more than the send queue size drops the client
 
     async def connect(self):
         self.tasks = []
@@ -109,8 +121,9 @@ class AnomalyConsumer(AsyncJsonWebsocketConsumer):
 
         self.subscription = Subscription()
         self.pending = []
-        self.queue = asyncio.Queue(maxsize=settings.REALTIME_SEND_QUEUE_SIZE)
-        self._enqueue(
+        self.queue_size = settings.REALTIME_SEND_QUEUE_SIZE
+        self.hub = get_hub()
+        await self._send_message(
             {
                 "type": "welcome",
                 "user": self.identity.username,
@@ -118,19 +131,20 @@ class AnomalyConsumer(AsyncJsonWebsocketConsumer):
                 "ping_seconds": settings.REALTIME_PING_SECONDS,
             }
         )
-        self.tasks = [asyncio.create_task(self._send_queued()), asyncio.create_task(self._keep_alive())]
+        self.tasks = [asyncio.create_task(self._keep_alive())]
         try:
-            await get_hub().add(self)
+            await self.hub.add(self)
         except Exception:  # the channel layer (Redis) is down: say so instead of a silent socket
             logger.exception("Realtime client could not join the channel layer")
             self.identity = None
-            self._error("unavailable", "Live updates are unavailable; retry shortly.")
-            self._enqueue(_Close(CLOSE_UNAVAILABLE))
+            await self._error("unavailable", "Live updates are unavailable; retry shortly.")
+            await self._close(CLOSE_UNAVAILABLE)
 
     async def disconnect(self, code):
         self.closing = True
+        self._cancel_batch_timer()
         if self.identity is not None:
-            await get_hub().remove(self)
+            await self.hub.remove(self)
         current = asyncio.current_task()
         for task in self.tasks:
             if task is not current:
@@ -142,102 +156,108 @@ class AnomalyConsumer(AsyncJsonWebsocketConsumer):
         if self.identity is None:
             return
         if text_data is None or len(text_data) > MAX_CLIENT_MESSAGE_BYTES:
-            return self._error("invalid_message", "Send JSON text messages of at most 4 KiB.")
+            return await self._error("invalid_message", "Send JSON text messages of at most 4 KiB.")
         try:
             content = json.loads(text_data)
         except ValueError:
-            return self._error("invalid_message", "The message is not JSON.")
+            return await self._error("invalid_message", "The message is not JSON.")
         await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict):
-            return self._error("invalid_message", "Expected a JSON object.")
+            return await self._error("invalid_message", "Expected a JSON object.")
         if "subscribe" in content:
             try:
                 subscription = Subscription.parse(content["subscribe"])
+                coalesce = _parse_coalesce(content.get("coalesce"))
                 batch_ms = _parse_batch_ms(content.get("batch_ms"))
             except FilterError as error:
-                return self._error("invalid", "The subscription has invalid filters.", error.fields)
-            self.subscription = subscription
-            self._set_batching(batch_ms)
-            return self._enqueue(
-                {"type": "subscribed", "subscription": subscription.as_dict(), "batch_ms": batch_ms}
+                return await self._error("invalid", "The subscription has invalid filters.", error.fields)
+            await self.flush(SweepFrames())  # what waits was chosen by the old filters: send it first
+            self.subscription, self.coalesce, self.batch_seconds = subscription, coalesce, batch_ms / 1000
+            return await self._send_message(
+                {
+                    "type": "subscribed",
+                    "subscription": subscription.as_dict(),
+                    "coalesce": coalesce,
+                    "batch_ms": batch_ms,
+                }
             )
         if content.get("type") in ("pong", "ping"):
             return None
-        return self._error("unknown_message", 'Send {"subscribe": {...}} or {"type": "pong"}.')
+        return await self._error("unknown_message", 'Send {"subscribe": {...}} or {"type": "pong"}.')
 
-    # --- to the client -------------------------------------------------------------------------
+    # --- detections: offered by the hub, sent by its sweep --------------------------------------
 
     def offer(self, detection, encoded):
         """Called by the hub for every detection; never blocks."""
         if self.closing or not self.subscription.matches(detection):
             return
-        if self.batch_seconds:
-            self.pending.append(encoded)
-            if len(self.pending) >= MAX_BATCH:
-                self._flush()
+        self.pending.append(encoded)
+        if self.flush_due:
+            self.overdue += 1
+            if self.overdue >= self.queue_size:
+                self._drop_slow_client()
+        elif not self.batch_seconds or len(self.pending) >= MAX_BATCH:
+            self._ask_for_flush()
+        elif self.batch_timer is None:
+            self.batch_timer = asyncio.get_running_loop().call_later(self.batch_seconds, self._ask_for_flush)
+
+    def _ask_for_flush(self):
+        self._cancel_batch_timer()
+        if not self.flush_due and self.pending and not self.closing:
+            self.flush_due = True
+            self.hub.flush_soon(self)
+
+    async def flush(self, frames):
+        """Send what waits: one ``anomaly`` message each, or one ``anomalies`` message (coalescing
+        when several wait, batching always). ``frames`` shares batch texts between clients."""
+        self._cancel_batch_timer()
+        self.flush_due, self.overdue = False, 0
+        items, self.pending = self.pending, []
+        if not items or self.closing:
             return
-        try:
-            self.queue.put_nowait(encoded.message)
-        except asyncio.QueueFull:
-            self._drop_slow_client()
+        if self.batch_seconds or (self.coalesce and len(items) > 1):
+            await self.send(text_data=frames.batch(items))
+            return
+        for item in items:
+            await self.send(text_data=item.message)
 
-    def _flush(self):
-        if self.pending:
-            items, self.pending = self.pending, []
-            self._enqueue(batch_message(items))
-
-    async def _flush_batches(self):
-        while True:
-            await asyncio.sleep(self.batch_seconds)
-            self._flush()
-
-    def _set_batching(self, batch_ms):
-        self._flush()
-        if self.batch_task is not None:
-            self.batch_task.cancel()
-            self.tasks.remove(self.batch_task)
-            self.batch_task = None
-        self.batch_seconds = batch_ms / 1000
-        if batch_ms:
-            self.batch_task = asyncio.create_task(self._flush_batches())
-            self.tasks.append(self.batch_task)
+    def _cancel_batch_timer(self):
+        if self.batch_timer is not None:
+            self.batch_timer.cancel()
+            self.batch_timer = None
 
     def _drop_slow_client(self):
         self.closing = True
         logger.warning(
-            "Dropping slow realtime client %s: %d messages queued", self.identity.username, self.queue.qsize()
+            "Dropping slow realtime client %s: %d detections waiting", self.identity.username, len(self.pending)
         )
+        self.pending = []
+        self._cancel_batch_timer()
         for task in self.tasks:
             task.cancel()
         self.tasks.append(asyncio.create_task(self.close(code=ids.CLOSE_TOO_SLOW)))
 
-    def _enqueue(self, item):
-        if not isinstance(item, (str, _Close)):
-            item = json.dumps(item, separators=(",", ":"))
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            self._drop_slow_client()
+    # --- everything else -----------------------------------------------------------------------
 
-    def _error(self, code, message, fields=None):
-        self._enqueue({"type": "error", "error": {"code": code, "message": message, "fields": fields or {}}})
+    async def _send_message(self, message):
+        await self.send(text_data=json.dumps(message, separators=(",", ":")))
+
+    async def _error(self, code, message, fields=None):
+        await self._send_message(
+            {"type": "error", "error": {"code": code, "message": message, "fields": fields or {}}}
+        )
+
+    async def _close(self, code):
+        self.closing = True
+        self.pending = []
+        self._cancel_batch_timer()
+        await self.close(code=code)
 
     async def _refuse(self, failure):
-        await self.send_json(
-            {"type": "error", "error": {"code": failure.code, "message": failure.message, "fields": {}}}
-        )
+        await self._error(failure.code, failure.message)
         await self.close(code=failure.close_code)
-
-    async def _send_queued(self):
-        while True:
-            item = await self.queue.get()
-            if isinstance(item, _Close):
-                self.closing = True
-                await self.close(code=item.code)
-                return
-            await self.send(text_data=item)
 
     async def _keep_alive(self):
         """Ping every REALTIME_PING_SECONDS; re-check the login every REALTIME_SESSION_CHECK_SECONDS."""
@@ -252,9 +272,9 @@ class AnomalyConsumer(AsyncJsonWebsocketConsumer):
                 next_check = now + check_every
                 reason = await database_sync_to_async(ids.revocation_reason)(self.identity)
                 if reason is not None:
-                    self._error(reason, "The login of this connection has ended.")
-                    self._enqueue(_Close(ids.CLOSE_UNAUTHENTICATED))
-                    return
+                    await self.flush(SweepFrames())
+                    await self._error(reason, "The login of this connection has ended.")
+                    return await self._close(ids.CLOSE_UNAUTHENTICATED)
             if now >= next_ping:
                 next_ping = now + ping_every
-                self._enqueue({"type": "ping", "time": timezone.now().isoformat().replace("+00:00", "Z")})
+                await self._send_message({"type": "ping", "time": timezone.now().isoformat().replace("+00:00", "Z")})

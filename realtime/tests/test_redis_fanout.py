@@ -76,3 +76,40 @@ async def test_a_used_ticket_is_refused_by_another_server_process_with_4401(serv
             await asyncio.wait_for(socket.recv(), 10)
     assert error["error"]["code"] == "ticket_invalid"
     assert socket.close_code == 4401
+
+
+BURST = """
+from realtime.tests.factories import store_and_announce
+rows = store_and_announce(*[{"source": "burst"} for _ in range(20)])
+print(" ".join(str(row.pk) for row in rows))
+"""
+
+
+async def test_a_burst_reaches_a_coalescing_client_as_one_message_and_others_one_by_one(server, viewer):
+    token = await database_sync_to_async(access_token_for)(viewer)
+
+    def connect():
+        return websockets.connect(
+            server.ws_url + "/ws/anomalies",
+            origin=server.url,
+            subprotocols=["topoforge.v1", f"bearer.{token}"],
+            open_timeout=10,
+        )
+
+    async with connect() as coalescing, connect() as plain:
+        for socket in (coalescing, plain):
+            assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "welcome"
+        await coalescing.send(json.dumps({"subscribe": {}, "coalesce": True}))
+        assert json.loads(await asyncio.wait_for(coalescing.recv(), 10))["coalesce"] is True
+
+        # Twenty detections stored together travel as one channel-layer message.
+        detector = await asyncio.to_thread(run_detector, server, BURST)
+        assert detector.returncode == 0, detector.stderr
+        stored_ids = detector.stdout.strip().splitlines()[-1].split()
+
+        batch = json.loads(await asyncio.wait_for(coalescing.recv(), 10))
+        singles = [json.loads(await asyncio.wait_for(plain.recv(), 10)) for _ in stored_ids]
+    assert batch["type"] == "anomalies"
+    assert [d["id"] for d in batch["data"]] == stored_ids
+    assert {m["type"] for m in singles} == {"anomaly"}
+    assert [m["data"]["id"] for m in singles] == stored_ids

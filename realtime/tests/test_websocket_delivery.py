@@ -31,12 +31,12 @@ async def session_communicator(user):
     )
 
 
-async def connected_client(user, subscribe=None):
+async def connected_client(user, subscribe=None, **options):
     comm = await session_communicator(user)
     assert (await comm.connect())[0]
     assert (await comm.receive_json_from())["type"] == "welcome"
     if subscribe is not None:
-        await comm.send_json_to({"subscribe": subscribe})
+        await comm.send_json_to({"subscribe": subscribe, **options})
         reply = await comm.receive_json_from()
         assert reply["type"] == "subscribed", reply
     return comm
@@ -132,7 +132,7 @@ async def test_a_slow_client_is_dropped_and_the_others_keep_receiving(viewer, ot
     slow = await connected_client(viewer)
     other = await connected_client(other_viewer, {"source": "github"})
 
-    # Five detections offered at once, before the slow client's sender can run: its queue overflows.
+    # Five detections offered at once, before the hub's sweep can send any: too many wait.
     get_hub().dispatch([{"id": str(i), "source_type": "wikipedia", "anomaly_score": 0.5} for i in range(5)])
 
     messages = []
@@ -200,3 +200,62 @@ async def test_an_unreachable_channel_layer_is_said_not_hidden(viewer, settings)
     assert (await comm.receive_json_from(timeout=5))["type"] == "welcome"
     assert (await comm.receive_json_from(timeout=5))["error"]["code"] == "unavailable"
     assert (await comm.receive_output(timeout=5)) == {"type": "websocket.close", "code": 1011}
+
+
+def offered(*ids):
+    """Detections handed to the hub in one call, as one channel-layer message does: all of them
+    wait together before its sweep sends anything."""
+    detections = [{"id": i, "source_type": "wikipedia", "anomaly_score": 0.5} for i in ids]
+    get_hub().dispatch(detections)
+    return detections
+
+
+async def test_coalescing_sends_what_waits_as_one_message_and_a_lone_detection_as_anomaly(viewer, other_viewer):
+    coalescing = await connected_client(viewer, {}, coalesce=True)
+    plain = await connected_client(other_viewer, {})
+
+    detections = offered("1", "2", "3")
+
+    assert await received(coalescing) == [{"type": "anomalies", "data": detections}]
+    assert await received(plain) == [{"type": "anomaly", "data": d} for d in detections]  # as always
+
+    [row] = await announce({"source": "wikipedia"})
+    [single] = await received(coalescing)
+    assert single["type"] == "anomaly" and single["data"]["id"] == str(row.pk)
+    await coalescing.disconnect()
+    await plain.disconnect()
+
+
+async def test_the_subscribed_reply_says_whether_it_coalesces(viewer):
+    comm = await connected_client(viewer)
+    await comm.send_json_to({"subscribe": {}, "coalesce": True})
+    assert (await comm.receive_json_from())["coalesce"] is True
+    await comm.send_json_to({"subscribe": {}})  # absent: off again
+    assert (await comm.receive_json_from())["coalesce"] is False
+    offered("1", "2")
+    assert [m["type"] for m in await received(comm)] == ["anomaly", "anomaly"]
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("coalesce", [1, "true", {}])
+async def test_an_invalid_coalesce_flag_is_refused_naming_it(viewer, coalesce):
+    comm = await connected_client(viewer)
+    await comm.send_json_to({"subscribe": {}, "coalesce": coalesce})
+    reply = await comm.receive_json_from()
+    assert reply["type"] == "error" and list(reply["error"]["fields"]) == ["coalesce"]
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("options", [{}, {"coalesce": True}])
+async def test_every_client_is_sent_the_same_text_encoded_once(viewer, other_viewer, options):
+    first = await connected_client(viewer, {}, **options)
+    second = await connected_client(other_viewer, {}, **options)
+
+    offered("1", "2")
+
+    sent_first = [(await first.receive_output(timeout=3))["text"] for _ in range(1 if options else 2)]
+    sent_second = [(await second.receive_output(timeout=3))["text"] for _ in range(1 if options else 2)]
+    # The very same str objects: encoded once per process, not once per client.
+    assert all(a is b for a, b in zip(sent_first, sent_second, strict=True))
+    await first.disconnect()
+    await second.disconnect()
