@@ -6,10 +6,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
-from anomalies.api import openapi
 from anomalies.api.pagination import PagePagination
 from anomalies.feedback import record_feedback
 from anomalies.models import AnomalyLog, Feedback, FeedbackLabel
+from topoforge import openapi
 from topoforge.serializers import ModelSerializer, StringIdField
 
 ANOMALY_ID = OpenApiParameter(

@@ -16,7 +16,6 @@ from rest_framework.response import Response
 from accounts.models import Role
 from accounts.permissions import has_role
 from anomalies.alerts.delivery import send_test
-from anomalies.api import openapi
 from anomalies.api.pagination import PagePagination
 from anomalies.models import (
     AlertConfig,
@@ -25,6 +24,7 @@ from anomalies.models import (
     DeliveryStatus,
     new_alert_secret,
 )
+from topoforge import openapi
 from topoforge.serializers import ModelSerializer, StringIdField
 
 CONFIG_ID = OpenApiParameter(

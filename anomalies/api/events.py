@@ -16,10 +16,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsAdminRole
-from anomalies.api import openapi
 from anomalies.api.parsers import LimitedJSONParser, reject_oversized_body
 from anomalies.features import parse_time
 from anomalies.models import IngestedEvent
+from topoforge import openapi
 
 MAX_EVENTS_PER_REQUEST = 1000
 MAX_FUTURE = timedelta(days=1)  # clocks drift, but an event a day ahead is a client bug
