@@ -1,19 +1,21 @@
 """Fan-out benchmark: N concurrent WebSocket clients on ONE daphne process, detections at a fixed rate.
 
-    REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/fanout.py --clients 100 1000 2000
+    REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/fanout.py --clients 100 1000 2000 [--coalesce]
 
 For each N: a fresh daphne process serves /ws/anomalies (SQLite in a temporary directory, the Redis
-channel layer); client worker processes open N WebSockets (bearer-token subprotocol) and subscribe;
-this process publishes ``--rate`` detections per second for ``--seconds`` through the channel layer,
-exactly as the pipeline's ``detections_stored`` receiver does. Each detection carries its publish
-time; clients record the delivery latency (same machine, same clock). Dropped = messages a
-connected client should have received and did not (a client closed as too slow loses the rest).
+channel layer); client worker processes open N WebSockets (bearer-token subprotocol) and subscribe
+(with ``--coalesce`` or ``--batch-ms``, asking for that); this process publishes ``--rate``
+detections per second for ``--seconds`` through the channel layer, exactly as the pipeline's
+``detections_stored`` receiver does. Each detection carries its publish time; clients record the
+delivery latency (same machine, same clock). Dropped = messages a connected client should have
+received and did not (a client closed as too slow loses the rest).
 
 Prints figures, the machine and its 1-minute load average after each run (other work on the
-machine slows every figure), and the server's CPU time per delivered message (``cpu µs/msg``,
-from /proc: barely moved by other load, so 1e6 / it estimates the messages per second one
-dedicated core delivers); asserts nothing. Clients share the CPU with the server: on a small
-machine the figures are a lower bound on what the server alone can do.
+machine slows every figure), detections per WebSocket message (``per frame``), and the CPU time
+per delivered detection of the daphne process (``cpu µs/msg``, from /proc: barely moved by other
+load, so 1e6 / it estimates the detections per second one dedicated core delivers) and of the
+client processes (``client µs``); asserts nothing. Clients share the CPU with the server: on a
+small machine the figures are a lower bound on what the server alone can do.
 """
 import argparse
 import asyncio
@@ -22,6 +24,8 @@ import json
 import multiprocessing
 import os
 import platform
+import re
+import resource
 import socket
 import subprocess
 import sys
@@ -32,6 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 HANDSHAKES_IN_FLIGHT = 10  # per client process
 BATCH_MS = int(os.environ.get("FANOUT_BATCH_MS", "0"))  # set by --batch-ms; read by the client processes
+COALESCE = os.environ.get("FANOUT_COALESCE") == "1"  # set by --coalesce; read by the client processes
 PROFILE = ["-m", "cProfile", "-o", os.environ["FANOUT_PROFILE"]] if os.environ.get("FANOUT_PROFILE") else []
 sys.path.insert(0, str(REPO))
 
@@ -73,7 +78,7 @@ class RawWebSocket:
         return cls(reader, writer)
 
     async def recv(self):
-        """The text of the next message; answers pings; raises ``Closed(code)`` on a close frame."""
+        """The bytes of the next text message; answers pings; raises ``Closed(code)`` on a close frame."""
         while True:
             first, second = await self.reader.readexactly(2)
             length = second & 0x7F
@@ -84,7 +89,7 @@ class RawWebSocket:
             payload = await self.reader.readexactly(length)
             opcode = first & 0x0F
             if opcode == 0x1:
-                return payload.decode()
+                return payload
             if opcode == 0x8:
                 raise Closed(int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None)
             if opcode == 0x9:  # daphne's protocol ping: answer, or it closes the connection
@@ -109,20 +114,13 @@ class Closed(Exception):
         self.code = code
 
 
-SENT_AT = '"sent_at":'
+SENT_AT = re.compile(rb'"sent_at":([0-9.eE+-]+)')
 
 
-def _sent_times(text):
-    """Publish times inside a message, read without parsing the JSON (cheap on the client)."""
-    times, at = [], text.find(SENT_AT)
-    while at != -1:
-        start = at + len(SENT_AT)
-        end = start
-        while text[end] in "0123456789.e-+":
-            end += 1
-        times.append(float(text[start:end]))
-        at = text.find(SENT_AT, end)
-    return times
+def _sent_times(payload):
+    """Publish times inside a message, found by a regular expression instead of parsing the JSON:
+    the clients share the machine with the server, so they must stay cheap."""
+    return [float(match) for match in SENT_AT.findall(payload)]
 
 
 async def _connect(port, origin, token, attempts=5):
@@ -132,8 +130,8 @@ async def _connect(port, origin, token, attempts=5):
                 "127.0.0.1", port, "/ws/anomalies", origin, ["topoforge.v1", f"bearer.{token}"]
             )
             await ws.recv()  # welcome: authenticated
-            if BATCH_MS:
-                await ws.send(json.dumps({"subscribe": {}, "batch_ms": BATCH_MS}))
+            if BATCH_MS or COALESCE:
+                await ws.send(json.dumps({"subscribe": {}, "batch_ms": BATCH_MS, "coalesce": COALESCE}))
                 await ws.recv()  # subscribed
             return ws
         except Exception:
@@ -143,29 +141,30 @@ async def _connect(port, origin, token, attempts=5):
 
 
 async def _client(port, origin, token, ready, sockets, results, handshakes):
-    latencies, received, close_code = [], 0, None
+    latencies, received, frames, close_code = [], 0, 0, None
     try:
         async with handshakes:  # a bounded number of handshakes in flight: the ramp adapts to the server
             ws = await _connect(port, origin, token)
     except Exception as error:
         ready()
-        results.append((0, [], f"connect failed: {type(error).__name__}: {error}"))
+        results.append((0, 0, [], f"connect failed: {type(error).__name__}: {error}"))
         return
     sockets.append(ws)
     ready()
     try:
         while True:
-            text = await ws.recv()
+            payload = await ws.recv()
             now = time.time()
-            if text.startswith('{"type":"anomal'):  # anomaly, or a batch of anomalies
-                sent = _sent_times(text)
+            if payload.startswith(b'{"type":"anomal'):  # anomaly, or a batch of anomalies
+                sent = _sent_times(payload)
+                frames += 1
                 received += len(sent)
                 latencies.extend(now - t for t in sent)
     except Closed as closed:  # e.g. 4408: dropped as too slow
         close_code = closed.code
     except (asyncio.IncompleteReadError, ConnectionError, OSError):
         pass  # the worker closed the socket at the end of the run
-    results.append((received, latencies, close_code))
+    results.append((received, frames, latencies, close_code))
 
 
 def worker(port, origin, token, count, ready_queue, go_event, stop_time, out_queue):
@@ -185,13 +184,17 @@ def worker(port, origin, token, count, ready_queue, go_event, stop_time, out_que
         ]
         while not go_event.is_set():
             await asyncio.sleep(0.05)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_at_go = usage.ru_utime + usage.ru_stime
         await asyncio.sleep(max(0.0, stop_time.value - time.time()))
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
         await asyncio.gather(*tasks)
         received = [r[0] for r in results]
-        latencies = [lat for r in results for lat in r[1]]
-        closes = [r[2] for r in results if r[2] is not None]
-        out_queue.put((received, latencies, closes))
+        frames = sum(r[1] for r in results)
+        latencies = [lat for r in results for lat in r[2]]
+        closes = [r[3] for r in results if r[3] is not None]
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        out_queue.put((received, frames, latencies, closes, usage.ru_utime + usage.ru_stime - cpu_at_go))
 
     asyncio.run(main())
 
@@ -311,12 +314,14 @@ def run(clients, rate, seconds, workers, token, port, server_pid):
     cpu_before = cpu_seconds(server_pid)
     go.set()
     published = asyncio.run(publish_at_rate(rate, seconds))
-    received, latencies, closes = [], [], []
+    received, frames, latencies, closes, client_cpu = [], 0, [], [], 0.0
     for _ in processes:
-        r, lat, c = out_queue.get(timeout=600)
+        r, f, lat, c, cpu = out_queue.get(timeout=600)
         received += r
+        frames += f
         latencies += lat
         closes += c
+        client_cpu += cpu
     server_cpu = cpu_seconds(server_pid) - cpu_before
     for process in processes:
         process.join()
@@ -338,6 +343,8 @@ def run(clients, rate, seconds, workers, token, port, server_pid):
         "p99_ms": 1000 * percentile(latencies, 0.99),
         "max_ms": 1000 * max(latencies) if latencies else float("nan"),
         "server_cpu_us": 1e6 * server_cpu / sum(received) if sum(received) else float("nan"),
+        "client_cpu_us": 1e6 * client_cpu / sum(received) if sum(received) else float("nan"),
+        "per_frame": sum(received) / frames if frames else float("nan"),
     }
 
 
@@ -348,18 +355,22 @@ def main():
     parser.add_argument("--seconds", type=float, default=20, help="publishing time per run")
     parser.add_argument("--batch-ms", type=int, default=0,
                         help="clients subscribe with this batch_ms (0: one message per detection)")
+    parser.add_argument("--coalesce", action="store_true",
+                        help="clients subscribe with coalesce: several waiting detections in one message")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1),
                         help="client processes")
     args = parser.parse_args()
-    os.environ["FANOUT_BATCH_MS"] = str(args.batch_ms)  # spawned client processes inherit it
+    os.environ["FANOUT_BATCH_MS"] = str(args.batch_ms)  # spawned client processes inherit these
+    os.environ["FANOUT_COALESCE"] = "1" if args.coalesce else "0"
     if not os.environ.get("REDIS_URL"):
         raise SystemExit("set REDIS_URL: the detector side reaches daphne through the Redis channel layer")
 
     print(f"machine: {machine()}")
-    delivery = f"batches of {args.batch_ms} ms" if args.batch_ms else "one message per detection"
+    delivery = (f"batches of {args.batch_ms} ms" if args.batch_ms
+                else "coalesced when several wait" if args.coalesce else "one message per detection")
     print(f"rate {args.rate:g} detections/s for {args.seconds:g} s per run; {delivery}; {args.workers} client "
           "process(es); one daphne process; Redis channel layer\n")
-    header = f"{'clients':>7} {'failed':>6} {'published':>9} {'delivered':>10} {'dropped':>9} {'closed':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'connect s':>9} {'cpu µs/msg':>10} {'load':>5}"
+    header = f"{'clients':>7} {'failed':>6} {'published':>9} {'delivered':>10} {'dropped':>9} {'closed':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'connect s':>9} {'per frame':>9} {'cpu µs/msg':>10} {'client µs':>9} {'load':>5}"
     print(header)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -377,8 +388,8 @@ def main():
                 print("  daphne log tail:\n    " + "\n    ".join(log[-15:]), file=sys.stderr)
             print(f"{r['clients']:>7} {r['failed']:>6} {r['published']:>9} {r['delivered']:>10} "
                   f"{r['dropped']:>9} {r['clients_closed']:>6} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
-                  f"{r['max_ms']:>8.1f} {r['connect_s']:>9.1f} {r['server_cpu_us']:>10.0f} "
-                  f"{os.getloadavg()[0]:>5.1f}", flush=True)
+                  f"{r['max_ms']:>8.1f} {r['connect_s']:>9.1f} {r['per_frame']:>9.1f} {r['server_cpu_us']:>10.0f} "
+                  f"{r['client_cpu_us']:>9.0f} {os.getloadavg()[0]:>5.1f}", flush=True)
 
 
 if __name__ == "__main__":

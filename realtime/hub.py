@@ -15,6 +15,7 @@ waiting for the same detections. The busier the server, the more detections per 
 stays near the time of one sweep instead of growing without bound.
 """
 import asyncio
+import gc
 import json
 import logging
 import weakref
@@ -85,6 +86,7 @@ class Hub:
         """
         async with self._lock:
             if not self._tasks:
+                freeze_startup_heap()
                 self.channel = await self.layer.new_channel()
                 await self.layer.group_add(GROUP, self.channel)
                 self._tasks = [
@@ -159,6 +161,21 @@ class Hub:
                 await self.layer.group_add(GROUP, self.channel)
             except Exception:
                 logger.exception("Realtime hub could not renew its group membership")
+
+
+def freeze_startup_heap():
+    """Once per process, before the first client: move everything allocated so far out of the
+    garbage collector's view (in daphne: Django, the URLconf, the app, which live as long as it).
+
+    A full collection walks every tracked object with the event loop stopped. In a daphne process
+    with 1,000 clients that is about 290,000 objects, 190,000 of them from start-up; it took up to
+    0.35 s (bench/fanout.py), every few seconds: a pause for every client, and most of the p99
+    latency. Frozen, start-up objects are no longer walked; later ones are collected as before.
+    Garbage that exists when freezing would stay, hence the collection first.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
 
 
 _hubs = weakref.WeakKeyDictionary()

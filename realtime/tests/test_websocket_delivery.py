@@ -1,4 +1,5 @@
 """Stored detections reach WebSocket clients, filtered per subscription; slow clients are dropped."""
+import gc
 import logging
 
 import pytest
@@ -259,3 +260,10 @@ async def test_every_client_is_sent_the_same_text_encoded_once(viewer, other_vie
     assert all(a is b for a, b in zip(sent_first, sent_second, strict=True))
     await first.disconnect()
     await second.disconnect()
+
+
+async def test_the_start_up_heap_is_frozen_once_a_client_connects(viewer):
+    """Full garbage collections then skip it: walking it paused every client for up to 0.35 s."""
+    comm = await connected_client(viewer)
+    assert gc.get_freeze_count() > 0
+    await comm.disconnect()
