@@ -101,7 +101,7 @@ class AnomalyConsumer(AsyncJsonWebsocketConsumer):
     batch_seconds = 0
     batch_timer = None
     flush_due = False  # in the hub's list of clients to flush
-    overdue = 0  # detections offered since then: more than the send queue size drops the client
+    overdue = 0  # detections offered since then; REALTIME_SEND_QUEUE_SIZE of them drop the client
 
     async def connect(self):
         self.tasks = []

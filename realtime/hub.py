@@ -135,8 +135,8 @@ class Hub:
             for client in due:
                 try:
                     await client.flush(frames)
-                except Exception:
-                    logger.exception("Realtime hub could not send to a client")
+                except Exception as error:  # e.g. autobahn's Disconnected while a close handshake runs
+                    logger.warning("Realtime hub could not send to a client: %s: %s", type(error).__name__, error)
                 if loop.time() >= slice_ends:
                     await asyncio.sleep(0)
                     slice_ends = loop.time() + SWEEP_SLICE_SECONDS
