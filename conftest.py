@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.test import APIClient
 
 REQUIRE_SERVICES = os.environ.get("TOPOFORGE_REQUIRE_SERVICES") == "1"
@@ -51,12 +52,25 @@ def pytest_runtest_setup(item):
         pytest.skip(reason)
 
 
+def _clear_our_cache_keys():
+    """Delete this project's cache keys only. ``cache.clear()`` on Redis is FLUSHDB: it would wipe
+    whatever else lives in the database REDIS_URL names, including another suite's keys."""
+    backend = caches["default"]  # ``cache`` is a proxy: isinstance needs the backend itself
+    if not isinstance(backend, RedisCache):
+        backend.clear()
+        return
+    client = backend._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=backend.make_key("*"), count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Throttle counters and cached session checks must not leak between tests."""
-    cache.clear()
+    _clear_our_cache_keys()
     yield
-    cache.clear()
+    _clear_our_cache_keys()
 
 
 @pytest.fixture
