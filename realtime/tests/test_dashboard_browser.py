@@ -94,6 +94,21 @@ def test_dashboard_shows_a_detection_the_moment_it_is_stored(tmp_path, make_user
         wait.until(EC.text_to_be_present_in_element((By.ID, "detail-id"), f"#{new_id}"))
         assert len(browser.find_elements(By.CSS_SELECTOR, "#diagram svg circle.pt-h1")) >= 2
 
+        # A burst stored in one request reaches the (coalescing) dashboard whole, in whatever
+        # mix of `anomaly` and `anomalies` messages the server sends it.
+        burst = httpx.post(
+            server.url + "/api/anomalies",
+            headers={"Authorization": f"Bearer {access_token_for(admin)}"},
+            json=[
+                {"timestamp": timezone.now().isoformat(), "source_type": "metric", "anomaly_score": 0.5 + i / 100}
+                for i in range(8)
+            ],
+            timeout=10,
+        )
+        assert burst.status_code == 201, burst.text
+        for item in burst.json():
+            wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-id="{item["id"]}"]')))
+
         ARTIFACTS.mkdir(exist_ok=True)
         screenshot = ARTIFACTS / "dashboard.png"
         assert browser.save_screenshot(str(screenshot))

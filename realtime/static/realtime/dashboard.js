@@ -242,8 +242,13 @@
     socket.onopen = function () { retryDelay = 1000; };
     socket.onmessage = function (event) {
       var message = JSON.parse(event.data);
-      if (message.type === "welcome") { state.socket = "open"; renderFlow(); }
+      if (message.type === "welcome") {
+        state.socket = "open"; renderFlow();
+        // Everything, and several waiting detections in one message when the server is busy.
+        socket.send(JSON.stringify({ subscribe: {}, coalesce: true }));
+      }
       else if (message.type === "anomaly") receive(message.data);
+      else if (message.type === "anomalies") message.data.forEach(receive);
       else if (message.type === "ping") socket.send(JSON.stringify({ type: "pong" }));
     };
     socket.onclose = function (event) {
