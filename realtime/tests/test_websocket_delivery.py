@@ -180,12 +180,16 @@ async def test_batching_sends_one_message_per_period_with_every_matching_detecti
     await comm.disconnect()
 
 
-@pytest.mark.parametrize("batch_ms", [10, 20_000, "100", True, 1.5])
-async def test_an_invalid_batch_period_is_refused_naming_it(viewer, batch_ms):
+@pytest.mark.parametrize(
+    "option, value",
+    [("batch_ms", value) for value in (10, 20_000, "100", True, 1.5)]
+    + [("coalesce", value) for value in (1, "true", {})],
+)
+async def test_an_invalid_delivery_option_is_refused_naming_it(viewer, option, value):
     comm = await connected_client(viewer)
-    await comm.send_json_to({"subscribe": {}, "batch_ms": batch_ms})
+    await comm.send_json_to({"subscribe": {}, option: value})
     reply = await comm.receive_json_from()
-    assert reply["type"] == "error" and list(reply["error"]["fields"]) == ["batch_ms"]
+    assert reply["type"] == "error" and list(reply["error"]["fields"]) == [option]
     await comm.disconnect()
 
 
@@ -235,15 +239,6 @@ async def test_the_subscribed_reply_says_whether_it_coalesces(viewer):
     assert (await comm.receive_json_from())["coalesce"] is False
     offered("1", "2")
     assert [m["type"] for m in await received(comm)] == ["anomaly", "anomaly"]
-    await comm.disconnect()
-
-
-@pytest.mark.parametrize("coalesce", [1, "true", {}])
-async def test_an_invalid_coalesce_flag_is_refused_naming_it(viewer, coalesce):
-    comm = await connected_client(viewer)
-    await comm.send_json_to({"subscribe": {}, "coalesce": coalesce})
-    reply = await comm.receive_json_from()
-    assert reply["type"] == "error" and list(reply["error"]["fields"]) == ["coalesce"]
     await comm.disconnect()
 
 
