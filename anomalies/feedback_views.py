@@ -1,9 +1,8 @@
 """``/api/anomalies/{id}/feedback``: any signed-in user labels a detection; everyone sees the history."""
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from anomalies.api.pagination import PagePagination
@@ -64,11 +63,8 @@ class AnomalyFeedbackView(generics.ListCreateAPIView):
     queryset = Feedback.objects.none()  # for the schema; get_queryset scopes to the detection
 
     def get_anomaly(self):
-        try:
-            pk = AnomalyLog._meta.pk.to_python(self.kwargs["id"])
-        except DjangoValidationError:
-            pk = None
-        return get_object_or_404(AnomalyLog.objects.only("pk"), pk=pk)
+        """The detection, or 404 (also when the id is not an id at all)."""
+        return get_object_or_404(AnomalyLog.objects.only("pk"), pk=self.kwargs["id"])
 
     def get_queryset(self):
         return (

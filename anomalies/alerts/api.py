@@ -5,17 +5,18 @@ people's are 404, as in the config endpoints); an admin sees and acts on all.
 """
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from accounts.models import Role
 from accounts.permissions import has_role
 from anomalies.alerts.delivery import send_test
+from anomalies.api.alert_views import configs_of
 from anomalies.api.pagination import PagePagination
 from anomalies.models import (
     AlertConfig,
@@ -65,12 +66,6 @@ class AlertDeliverySerializer(ModelSerializer):
         }
 
 
-def configs_of(user):
-    if has_role(user, Role.ADMIN):
-        return AlertConfig.objects.all()
-    return AlertConfig.objects.filter(user=user)
-
-
 class DeliveryFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=DeliveryStatus.choices)
     kind = django_filters.ChoiceFilter(choices=DeliveryKind.choices)
@@ -110,11 +105,8 @@ class AlertDeliveryListView(generics.ListAPIView):
 
 
 def _own_config(request, config_id):
-    try:
-        pk = AlertConfig._meta.pk.to_python(config_id)
-    except DjangoValidationError:
-        pk = None
-    return get_object_or_404(configs_of(request.user), pk=pk)
+    """The config, or 404 when it is someone else's or ``config_id`` is not an id at all."""
+    return get_object_or_404(configs_of(request.user), pk=config_id)
 
 
 @extend_schema(

@@ -17,6 +17,16 @@ ID_PARAMETER = OpenApiParameter(
 WRITE_ERRORS = {400: openapi.BAD_REQUEST, 401: openapi.UNAUTHENTICATED, 413: openapi.TOO_LARGE}
 
 
+def configs_of(user):
+    """The configurations ``user`` may see: their own, or all for an admin.
+
+    Other users' configurations do not exist for a viewer (404, not 403).
+    """
+    if has_role(user, Role.ADMIN):
+        return AlertConfig.objects.all()
+    return AlertConfig.objects.filter(user=user)
+
+
 class AlertConfigQueryMixin:
     serializer_class = AlertConfigSerializer
     permission_classes = [IsSelfOrAdmin]
@@ -29,11 +39,7 @@ class AlertConfigQueryMixin:
             reject_oversized_body(request)
 
     def get_queryset(self):
-        """Other users' configurations do not exist for a viewer (404, not 403)."""
-        queryset = AlertConfig.objects.order_by("-created_at", "-pk")
-        if has_role(self.request.user, Role.ADMIN):
-            return queryset
-        return queryset.filter(user=self.request.user)
+        return configs_of(self.request.user).order_by("-created_at", "-pk")
 
 
 @extend_schema_view(
