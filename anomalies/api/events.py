@@ -10,7 +10,7 @@ import math
 from datetime import datetime, timedelta, timezone
 
 from django.utils import timezone as django_timezone
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
