@@ -1,20 +1,15 @@
 """``/api/anomalies/{id}/feedback``: any signed-in user labels a detection; everyone sees the history."""
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from anomalies.api.pagination import PagePagination
+from anomalies.api.views import ID_PARAMETER as ANOMALY_ID
 from anomalies.feedback import record_feedback
 from anomalies.models import AnomalyLog, Feedback, FeedbackLabel
 from topoforge import openapi
 from topoforge.serializers import ModelSerializer, StringIdField
-
-ANOMALY_ID = OpenApiParameter(
-    "id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The detection's id."
-)
-
 
 class FeedbackSerializer(ModelSerializer):
     anomaly = StringIdField(source="anomaly_id", help_text="The detection's id.")

@@ -6,8 +6,7 @@ people's are 404, as in the config endpoints); an admin sees and acts on all.
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 from accounts.models import Role
 from accounts.permissions import has_role
 from anomalies.alerts.delivery import send_test
+from anomalies.api.alert_views import ID_PARAMETER as CONFIG_ID
 from anomalies.api.alert_views import configs_of
 from anomalies.api.pagination import PagePagination
 from anomalies.models import (
@@ -27,11 +27,6 @@ from anomalies.models import (
 )
 from topoforge import openapi
 from topoforge.serializers import ModelSerializer, StringIdField
-
-CONFIG_ID = OpenApiParameter(
-    "id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The alert configuration's id."
-)
-
 
 class AlertDeliverySerializer(ModelSerializer):
     config = StringIdField(source="config_id", help_text="The alert configuration's id.")
