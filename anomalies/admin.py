@@ -97,14 +97,8 @@ class AlertConfigAdmin(admin.ModelAdmin):
         return ", ".join(str(channel.get("type", "?")) for channel in channels) or "—"
 
 
-@admin.register(DetectorCheckpoint)
-class DetectorCheckpointAdmin(admin.ModelAdmin):
-    """Read-only: a checkpoint is the detector's own state. Deleting one makes that source's
-    detector start afresh (warming up again) at the next start of the pipeline."""
-
-    list_display = ("source_key", "updated_at", "last_event_id")
-    search_fields = ("source_key", "last_event_id")
-    date_hierarchy = "updated_at"
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows are written by the application only: the admin lists, shows and deletes them."""
 
     def has_add_permission(self, request):
         return False
@@ -113,8 +107,18 @@ class DetectorCheckpointAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(DetectorCheckpoint)
+class DetectorCheckpointAdmin(ReadOnlyAdmin):
+    """Read-only: a checkpoint is the detector's own state. Deleting one makes that source's
+    detector start afresh (warming up again) at the next start of the pipeline."""
+
+    list_display = ("source_key", "updated_at", "last_event_id")
+    search_fields = ("source_key", "last_event_id")
+    date_hierarchy = "updated_at"
+
+
 @admin.register(AlertDelivery)
-class AlertDeliveryAdmin(admin.ModelAdmin):
+class AlertDeliveryAdmin(ReadOnlyAdmin):
     """Read-only history of notifications; "Retry now" sends failed or waiting ones again."""
 
     list_display = (
@@ -138,15 +142,9 @@ class AlertDeliveryAdmin(admin.ModelAdmin):
         )
         self.message_user(request, f"{retried} deliveries will be retried by the alert worker.")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Feedback)
-class FeedbackAdmin(admin.ModelAdmin):
+class FeedbackAdmin(ReadOnlyAdmin):
     """Read-only: feedback is a history of who said what; the API records it."""
 
     list_display = ("created_at", "anomaly", "label", "user")
@@ -154,9 +152,3 @@ class FeedbackAdmin(admin.ModelAdmin):
     list_select_related = ("anomaly", "user")
     search_fields = ("user__username", "anomaly__source_type")
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
