@@ -4,10 +4,11 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+from anomalies.features import parse_time
 
 
 @dataclass
@@ -29,21 +30,19 @@ class Series:
         return np.asarray([float(v) for v in self.values], dtype=float)
 
     def epoch_seconds(self) -> np.ndarray:
-        return np.asarray([parse_timestamp(t).timestamp() for t in self.timestamps], dtype=float)
+        return np.asarray([parse_timestamp(t) for t in self.timestamps], dtype=float)
 
     def __len__(self) -> int:
         return len(self.timestamps)
 
 
-def parse_timestamp(text: str) -> datetime:
-    """NAB writes ``YYYY-MM-DD HH:MM:SS`` in data files and adds ``.ffffff`` in window files."""
-    text = text.strip()
-    for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc)
-        except ValueError:
-            continue
-    raise ValueError(f"unrecognised timestamp {text!r} (expected YYYY-MM-DD HH:MM:SS[.ffffff])")
+def parse_timestamp(text: str) -> float:
+    """Epoch seconds of a NAB timestamp: ``YYYY-MM-DD HH:MM:SS`` (UTC) in data files, with
+    ``.ffffff`` added in window files."""
+    moment = parse_time(text)
+    if moment is None:
+        raise ValueError(f"unrecognised timestamp {text!r} (expected YYYY-MM-DD HH:MM:SS[.ffffff])")
+    return moment
 
 
 def find_data_files(data_dir: Path) -> list[str]:
@@ -82,13 +81,14 @@ def load_windows(labels_file: Path) -> dict[str, list[tuple[str, str]]]:
 
 def window_indices(series: Series, windows: list[tuple[str, str]]) -> list[tuple[int, int]]:
     """Row ranges of the windows; like NAB, every window edge must be a row's timestamp."""
-    position = {parse_timestamp(t): i for i, t in enumerate(series.timestamps)}
+    position = {moment: i for i, moment in enumerate(series.epoch_seconds().tolist())}
     ranges = []
-    for start, end in windows:
-        try:
-            ranges.append((position[parse_timestamp(start)], position[parse_timestamp(end)]))
-        except KeyError as missing:
-            raise ValueError(f"{series.key}: window edge {missing.args[0]} is not a row of the data") from None
+    for edges in windows:
+        rows = [position.get(parse_timestamp(edge)) for edge in edges]
+        for edge, row in zip(edges, rows):
+            if row is None:
+                raise ValueError(f"{series.key}: window edge {edge} is not a row of the data")
+        ranges.append(tuple(rows))
     return sorted(ranges)
 
 
