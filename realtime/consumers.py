@@ -141,8 +141,7 @@ class AnomalyConsumer(AsyncJsonWebsocketConsumer):
             await self._close(CLOSE_UNAVAILABLE)
 
     async def disconnect(self, code):
-        self.closing = True
-        self._cancel_batch_timer()
+        self._stop_sending()
         if self.identity is not None:
             await self.hub.remove(self)
         current = asyncio.current_task()
@@ -228,13 +227,17 @@ class AnomalyConsumer(AsyncJsonWebsocketConsumer):
             self.batch_timer.cancel()
             self.batch_timer = None
 
-    def _drop_slow_client(self):
+    def _stop_sending(self):
+        """No detection is kept or sent from now on (the connection is closing)."""
         self.closing = True
+        self.pending = []
+        self._cancel_batch_timer()
+
+    def _drop_slow_client(self):
         logger.warning(
             "Dropping slow realtime client %s: %d detections waiting", self.identity.username, len(self.pending)
         )
-        self.pending = []
-        self._cancel_batch_timer()
+        self._stop_sending()
         for task in self.tasks:
             task.cancel()
         self.tasks.append(asyncio.create_task(self.close(code=ids.CLOSE_TOO_SLOW)))
@@ -250,9 +253,7 @@ class AnomalyConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def _close(self, code):
-        self.closing = True
-        self.pending = []
-        self._cancel_batch_timer()
+        self._stop_sending()
         await self.close(code=code)
 
     async def _refuse(self, failure):
