@@ -32,6 +32,11 @@ def parse_rate(rate):
         ) from None
 
 
+def _body(request):
+    """The JSON object of the request, or {} when the body is something else (a list, a string)."""
+    return request.data if isinstance(request.data, Mapping) else {}
+
+
 class FixedWindowThrottle(BaseThrottle):
     """Allow ``rate`` requests per window and per identity; subclasses say what the identity is."""
 
@@ -82,7 +87,7 @@ class AccountThrottle(FixedWindowThrottle):
     fields = ()
 
     def identities(self, request):
-        data = request.data if isinstance(request.data, Mapping) else {}
+        data = _body(request)
         values = (data.get(field) for field in self.fields)
         return [
             self.canonical(v.strip().lower()) for v in values if isinstance(v, str) and v.strip()
@@ -134,7 +139,6 @@ class PasswordCheckThrottle(FixedWindowThrottle):
     kind = "password-change"
 
     def identities(self, request):
-        data = request.data if isinstance(request.data, Mapping) else {}
-        if "current_password" not in data or not request.user.is_authenticated:
+        if "current_password" not in _body(request) or not request.user.is_authenticated:
             return []
         return [f"user:{request.user.pk}"]
