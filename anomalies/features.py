@@ -8,6 +8,7 @@ and otherwise ignored: a stored window never changes afterwards.
 Each closed bucket becomes a ``Window``: named features for people (stored in the detection)
 and a vector for the detector (counts and bytes on a log scale, ratios as they are).
 """
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +27,8 @@ RC_TYPES = ("edit", "new", "log", "categorize")
 # --- event time -------------------------------------------------------------------------------
 def parse_time(value):
     """Epoch seconds (float) from epoch s/ms numbers or ISO-8601 / NAB strings; None if unusable."""
+    if isinstance(value, str):  # first: the common case, a feed's meta.dt
+        return _parse_text(value)
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -33,13 +36,17 @@ def parse_time(value):
         if not math.isfinite(number):
             return None
         return number / 1000.0 if number > 1e11 else number  # ms epochs are 13 digits
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return float(text) if text.replace(".", "", 1).isdigit() and text else _iso(text)
-        except ValueError:
-            return None
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_text(value):
+    """:func:`parse_time` of a string, remembered: the events of a feed share their second."""
+    text = value.strip()
+    try:
+        return float(text) if text.replace(".", "", 1).isdigit() and text else _iso(text)
+    except ValueError:
+        return None
 
 
 def _iso(text):
@@ -246,7 +253,6 @@ class WindowAggregator:
         self.next_index = None  # the oldest bucket that may still receive events
         self.max_time = None
         self.accepted = self.dropped_late = self.untimed = 0
-        self._dt_cache = {}  # meta.dt string → epoch seconds
 
     def describe(self):
         return {"kind": self.kind, "bucket_seconds": self.bucket_seconds,
@@ -256,26 +262,9 @@ class WindowAggregator:
     def watermark(self):
         return None if self.max_time is None else self.max_time - self.allowed_lateness
 
-    def _time(self, event):
-        """``event_time``, remembering recent ``meta.dt`` strings: events share their second."""
-        if self.kind == RECENTCHANGE:
-            meta = event.get("meta")
-            text = meta.get("dt") if type(meta) is dict else None
-            if text is not None:
-                moment = self._dt_cache.get(text)
-                if moment is None:
-                    moment = parse_time(text)
-                    if moment is not None:
-                        if len(self._dt_cache) > 256:
-                            self._dt_cache.clear()
-                        self._dt_cache[text] = moment
-                if moment is not None:
-                    return moment
-        return event_time(event, self.kind)
-
     def add(self, event):
         """Account one event; returns the windows that this event's time closed (oldest first)."""
-        moment = self._time(event)
+        moment = event_time(event, self.kind)
         if moment is None:
             self.untimed += 1
             return []
