@@ -74,6 +74,16 @@ class DetectorConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def reference_capacity(self) -> int:
+        """Ring size of the reference cloud: the reference plus its Theiler window."""
+        return self.reference_size + self.window
+
+    @property
+    def higher_history_span(self) -> int:
+        """Rows of past H1/H2 features kept (they arrive every ``h1_stride`` rows)."""
+        return max(16, self.history_span // self.h1_stride)
+
     def vector_warmup_rows(self) -> int:
         """Rows a vector stream scores 0 for: a window, a window of reference past for the
         newest vector to be compared with, then ``history_min`` rows of that comparison."""
@@ -266,12 +276,13 @@ class Detector:
         cloud, so recurring incidents stay rare and a storm like the one ten minutes ago is
         still news. A state that lasts beyond ``quiet_period`` rows is the stream's new normal,
         and is learned again."""
-        if raw >= min(self.config.threshold, CENSOR_LEVEL) and self.censored < self.config.quiet_period:
+        if raw < min(self.config.threshold, CENSOR_LEVEL):
+            self.censored = 0
+            return pending
+        if self.censored < self.config.quiet_period:
             self.censored += 1
             self._forget_newest_reference_point()
             return []
-        if raw < min(self.config.threshold, CENSOR_LEVEL):
-            self.censored = 0
         return pending
 
     def _newest_point(self) -> np.ndarray:
@@ -294,7 +305,7 @@ class Detector:
         """
         config = self.config
         point = self._newest_point()
-        capacity = config.reference_size + config.window
+        capacity = config.reference_capacity
         if self.reference is None:
             self.reference = np.zeros((capacity, len(point)))
         filled = min(self.reference_count, capacity)
@@ -318,8 +329,7 @@ class Detector:
 
     def _recent_reference_rows(self) -> np.ndarray:
         """Ring positions of the newest ``window`` reference points (the Theiler window)."""
-        capacity = self.config.reference_size + self.config.window
-        return (self.reference_count - 1 - np.arange(self.config.window)) % capacity
+        return (self.reference_count - 1 - np.arange(self.config.window)) % self.config.reference_capacity
 
     def _robust_scale(self, scale: np.ndarray) -> tuple[np.ndarray, float]:
         """The scale a vector stream's newest vector is measured in, and its largest deviation.
@@ -330,7 +340,7 @@ class Detector:
         ``bytes_removed``), which shrinks every later distance and hides the next incident.
         Until the reference holds more than a window, the running ``scale`` stays.
         """
-        filled = min(self.reference_count, self.config.reference_size + self.config.window)
+        filled = min(self.reference_count, self.config.reference_capacity)
         if filled <= self.config.window:
             return scale, 0.0
         past = np.delete(self.reference[:filled], self._recent_reference_rows(), axis=0)
@@ -361,9 +371,8 @@ class Detector:
         if fresh_higher and self.scalar and config.score_features in ("all", "topology"):
             higher_names = [f"h{k}_{name}" for k in range(1, config.maxdim + 1) for name in HIGHER_FEATURES]
             features = log_features(np.array([summaries[name] for name in higher_names]))
-            span = max(16, config.history_span // config.h1_stride)
             if self.higher_history is None:
-                self.higher_history = EmpiricalTails(len(features), span)
+                self.higher_history = EmpiricalTails(len(features), config.higher_history_span)
             if self.higher_history.count >= max(2, config.history_min // config.h1_stride):
                 tails.append(self.higher_history.tails(features, learn=False))
             pending.append((self.higher_history, features))
@@ -459,8 +468,7 @@ class Detector:
                 state["row_history"], config.history_span, upper_only=detector._upper_only()
             )
         if state["higher_history"] is not None:
-            span = max(16, config.history_span // config.h1_stride)
-            detector.higher_history = EmpiricalTails.from_state(state["higher_history"], span)
+            detector.higher_history = EmpiricalTails.from_state(state["higher_history"], config.higher_history_span)
         detector.gate.set_state(state["gate"])
         if state["reference"] is not None:
             detector.reference = np.asarray(state["reference"], dtype=float)
