@@ -41,7 +41,8 @@ def summarise(diagram: np.ndarray, prefix: str) -> dict[str, float]:
 
 
 def filtration_scale(h0_deaths: np.ndarray, factor: float, quantile: float) -> float:
-    """The scale at which Betti numbers are read: ``factor`` times a high quantile of H0 deaths.
+    """The scale at which Betti numbers are read: ``factor`` times a high quantile of H0 deaths
+    (sorted ascending, as :func:`~anomalies.tda.persistence.h0_diagram` gives them).
 
     The H0 deaths are the minimum-spanning-tree edges, i.e. the gaps a neighbour must jump to
     reach the rest of the cloud. Their 95% quantile is the widest gap *inside* the bulk of the
@@ -52,11 +53,10 @@ def filtration_scale(h0_deaths: np.ndarray, factor: float, quantile: float) -> f
     """
     if len(h0_deaths) == 0:
         return 0.0
-    ordered = np.sort(h0_deaths)
-    position = quantile * (len(ordered) - 1)  # linear interpolation, as numpy's default quantile
+    position = quantile * (len(h0_deaths) - 1)  # linear interpolation, as numpy's default quantile
     below = int(position)
-    above = min(below + 1, len(ordered) - 1)
-    value = ordered[below] + (position - below) * (ordered[above] - ordered[below])
+    above = min(below + 1, len(h0_deaths) - 1)
+    value = h0_deaths[below] + (position - below) * (h0_deaths[above] - h0_deaths[below])
     return float(factor * value)
 
 
