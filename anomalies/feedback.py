@@ -6,7 +6,7 @@ Each verdict is kept (``Feedback``, the history); the latest is copied onto the 
 false alarm.
 """
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from rest_framework import serializers
 
 from anomalies.models import CONFIRMING_LABELS, AnomalyLog, Feedback, FeedbackLabel
@@ -21,32 +21,46 @@ def record_feedback(anomaly, user, label):
     return feedback
 
 
-def _label_counts(queryset):
-    rows = queryset.exclude(feedback_label="").values("feedback_label").annotate(n=Count("pk"))
-    counts = dict.fromkeys(FeedbackLabel.values, 0)
-    counts.update({row["feedback_label"]: row["n"] for row in rows.order_by()})
+def feedback_counts():
+    """Aggregates the summary is made of: flagged detections per label, and missed ones.
+
+    Usable in ``aggregate()`` or beside other annotations of a ``values().annotate()`` scan
+    (the stats add them to their one pass over the table).
+    """
+    counts = {
+        f"flagged_{label}": Count("pk", filter=Q(is_anomaly=True, feedback_label=label))
+        for label in FeedbackLabel.values
+    }
+    counts["missed"] = Count(
+        "pk", filter=Q(is_anomaly=False, feedback_label__in=CONFIRMING_LABELS)
+    )
     return counts
 
 
-def feedback_summary(queryset):
-    """Precision of the flagged detections in ``queryset`` as judged by their current labels.
+def summarise_feedback(rows):
+    """The summary from rows holding ``feedback_counts()`` (one aggregate, or per-group counts).
 
     ``precision`` = confirmed / judged among detections with ``is_anomaly``; null when none of
     them has feedback. ``missed`` counts unflagged detections that people labelled anomalous.
     """
-    queryset = queryset.order_by()
-    flagged = _label_counts(queryset.filter(is_anomaly=True))
+    flagged = {
+        label: sum(row[f"flagged_{label}"] for row in rows) for label in FeedbackLabel.values
+    }
     judged = sum(flagged.values())
     confirmed = sum(flagged[label] for label in CONFIRMING_LABELS)
-    missed = queryset.filter(is_anomaly=False, feedback_label__in=CONFIRMING_LABELS).count()
     return {
         "judged": judged,
         "confirmed": confirmed,
         "false_alarms": judged - confirmed,
         "precision": confirmed / judged if judged else None,
-        "missed": missed,
+        "missed": sum(row["missed"] for row in rows),
         "labels": flagged,
     }
+
+
+def feedback_summary(queryset):
+    """Precision of the flagged detections in ``queryset`` as judged by their current labels."""
+    return summarise_feedback([queryset.order_by().aggregate(**feedback_counts())])
 
 
 class FeedbackLabelCountSerializer(serializers.Serializer):
