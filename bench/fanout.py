@@ -26,8 +26,6 @@ import os
 import platform
 import re
 import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -227,29 +225,6 @@ def make_token():
     return issue_token_pair(user).access
 
 
-def start_daphne(workdir):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4096)
-    port = listener.getsockname()[1]
-    log = open(workdir / "daphne.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, *PROFILE, "-m", "daphne", "--fd", str(listener.fileno()), "topoforge.asgi:application"],
-        cwd=REPO, env=dict(os.environ), pass_fds=[listener.fileno()], stdout=log, stderr=subprocess.STDOUT,
-    )
-    listener.close()
-    import httpx
-
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process, port
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("daphne did not start; see " + str(workdir / "daphne.log"))
-
-
 def detection(sequence):
     return {
         "id": str(sequence),
@@ -375,14 +350,16 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         prepare_environment(workdir)
+        from realtime.tests.live import DaphneServer
+
         token = make_token()
         for clients in args.clients:
-            daphne, port = start_daphne(workdir)
+            # The tests' live server; a deep listen queue, as thousands of clients connect at once.
+            daphne = DaphneServer(dict(os.environ), workdir / "daphne.log", python_args=PROFILE, backlog=4096)
             try:
-                r = run(clients, args.rate, args.seconds, args.workers, token, port, daphne.pid)
+                r = run(clients, args.rate, args.seconds, args.workers, token, daphne.port, daphne.process.pid)
             finally:
-                daphne.terminate()
-                daphne.wait(30)
+                daphne.stop(timeout=30)
             if r["failed"]:
                 log = (workdir / "daphne.log").read_text(errors="replace").splitlines()
                 print("  daphne log tail:\n    " + "\n    ".join(log[-15:]), file=sys.stderr)

@@ -68,18 +68,20 @@ def server_environment(database_url, **overrides):
 
 
 class DaphneServer:
-    def __init__(self, env, log_path):
+    """``python_args`` go before ``-m daphne`` (e.g. a profiler's); ``backlog`` is the listen queue."""
+
+    def __init__(self, env, log_path, python_args=(), backlog=512):
         self.env = env
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
-        listener.listen(512)
+        listener.listen(backlog)
         self.port = listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "topoforge.asgi:application"],
+                [sys.executable, *python_args, "-m", "daphne", "--fd", str(listener.fileno()), "topoforge.asgi:application"],
                 cwd=REPO,
                 env=env,
                 pass_fds=[listener.fileno()],
@@ -106,11 +108,11 @@ class DaphneServer:
     def log(self):
         return Path(self.log_path).read_text(errors="replace")
 
-    def stop(self):
+    def stop(self, timeout=10):
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
