@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from .embedding import choose_delay, delay_embed, max_delay_for
+from .embedding import choose_delay, daily_phase, delay_embed, max_delay_for
 from .normalise import OnlineNormaliser, robust_location_scale
 from .persistence import condensed_distances, h0_diagram, higher_diagrams
 from .scoring import AlarmGate, EmpiricalTails, combined_tail, log_features
@@ -31,6 +31,7 @@ class DetectorConfig:
     delay_sample: int = 96  # rows observed before the automatic delay is fixed
     maxdim: int = 1  # highest homology dimension (1, or 2 for voids)
     reference_size: int = 3000  # embedded points of the recent past the newest point is compared with
+    daily_phase_radius: float = 1.0  # time-of-day circle added to a scalar stream's inserted point (0 = off)
     h1_stride: int = 4  # H1/H2 are recomputed every `h1_stride` rows (H0 on every row)
     normaliser_span: int = 2000  # memory (rows) of the online mean/variance
     history_span: int = 2000  # rows of past features each new one is ranked against
@@ -60,6 +61,7 @@ class DetectorConfig:
         need(self.delay_sample >= self.window, "delay_sample must be at least window")
         need(self.maxdim in (0, 1, 2), "maxdim must be 0, 1 or 2")
         need(self.reference_size >= 16, "reference_size must be at least 16")
+        need(self.daily_phase_radius >= 0.0, "daily_phase_radius must be 0 (off) or positive")
         need(self.h1_stride >= 1, "h1_stride must be at least 1")
         need(self.normaliser_span >= 1, "normaliser_span must be at least 1")
         need(self.history_span >= 16, "history_span must be at least 16")
@@ -240,10 +242,10 @@ class Detector:
         newest = np.sqrt(((cloud[:-1] - cloud[-1]) ** 2).sum(axis=1)).min() if len(cloud) > 1 else 0.0
         summaries["h0_newest_persistence"] = float(newest)
         if self.scalar:
-            summaries["h0_insertion_death"] = self._insertion_death(scale)
+            summaries["h0_insertion_death"] = self._insertion_death(*self._phase_point(timestamp, scale))
         else:
             robust_scale, summaries["max_robust_deviation"] = self._robust_scale(scale)
-            summaries["h0_insertion_death"] = self._insertion_death(robust_scale)
+            summaries["h0_insertion_death"] = self._insertion_death(self._newest_point(), robust_scale)
         fresh_higher = config.maxdim >= 1 and (self.rows - config.window) % config.h1_stride == 0
         if fresh_higher:
             diagrams = higher_diagrams(cloud, config.maxdim, condensed)
@@ -293,8 +295,26 @@ class Detector:
         lags = [(self.head - 1 - k * self.delay) % config.window for k in range(config.embedding_dim - 1, -1, -1)]
         return self.buffer[lags, 0].copy()
 
-    def _insertion_death(self, scale: np.ndarray) -> float:
-        """H0 death of the newest point inserted into the Rips filtration of the reference cloud.
+    def _phase_point(self, timestamp: float, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A scalar stream's point to insert, and the scale of each of its coordinates: the
+        Takens point (raw units, measured in the stream's deviation) followed by the time of day
+        on a circle of ``daily_phase_radius`` deviations (already in those units).
+
+        Time of day is part of a clock-driven stream's state: a level that is normal at night
+        is news at noon. Without it a missing daily jump (NAB's ``art_daily_nojump``) visits
+        only states the stream has seen before. A radius of one deviation gives the phase circle
+        the variance of one value coordinate (r²/2 in each of its two), so a state twelve hours
+        out of phase is as far as one two deviations away in value.
+        """
+        point = self._newest_point()
+        scales = np.broadcast_to(scale, point.shape)
+        radius = self.config.daily_phase_radius
+        if radius == 0.0:
+            return point, scales
+        return np.concatenate([point, daily_phase(timestamp, radius)]), np.concatenate([scales, [1.0, 1.0]])
+
+    def _insertion_death(self, point: np.ndarray, scale: np.ndarray) -> float:
+        """H0 death of ``point`` (the newest) inserted into the Rips filtration of the reference cloud.
 
         The reference cloud is the last ``reference_size`` embedded points, except the newest
         ``window`` ones (its own temporal neighbours, which trivially lie close: the Theiler
@@ -304,7 +324,6 @@ class Detector:
         deaths; a state the stream has not visited (a spike, a shift, a broken pattern) a large one.
         """
         config = self.config
-        point = self._newest_point()
         capacity = config.reference_capacity
         if self.reference is None:
             self.reference = np.zeros((capacity, len(point)))
@@ -449,7 +468,8 @@ class Detector:
     def from_state(cls, state: dict) -> "Detector":
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise ValueError("unsupported detector state (version mismatch)")
-        detector = cls(DetectorConfig.from_dict(state["config"]))
+        # States saved before the daily phase existed continue as they ran: without it.
+        detector = cls(DetectorConfig.from_dict({"daily_phase_radius": 0.0, **state["config"]}))
         config = detector.config
         detector.rows = int(state["rows"])
         detector.dim = state["dim"]

@@ -6,12 +6,30 @@ the default dimension is 3. The delay is the first lag at which the autocorrelat
 warm-up data falls below ``1/e`` (the classical decorrelation-time rule): coordinates are then
 neither redundant (delay too short: points on the diagonal) nor unrelated (too long), capped so
 the embedding spans at most half the window and the cloud keeps enough points.
+
+A stream driven by the clock (traffic, load, a business day) is a non-autonomous system: its
+state includes the time of day, the phase of its forcing. :func:`daily_phase` gives that phase as
+a point on a circle, the coordinates added to the point a scalar stream inserts into the recent
+past (docs/DETECTION.md, "Daily phase").
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 _DECORRELATION_LEVEL = float(np.exp(-1.0))
+DAY_SECONDS = 86400.0
+
+
+def daily_phase(timestamp: float, radius: float) -> np.ndarray:
+    """The time of day of ``timestamp`` (epoch seconds) as a point on a circle of ``radius``.
+
+    Midnight UTC is angle 0; a stream's own time zone only rotates the circle, which changes no
+    distance.
+    """
+    angle = 2.0 * math.pi * (float(timestamp) % DAY_SECONDS) / DAY_SECONDS
+    return np.array([radius * math.cos(angle), radius * math.sin(angle)])
 
 
 def delay_embed(window: np.ndarray, dim: int, delay: int) -> np.ndarray:

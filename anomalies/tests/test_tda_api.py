@@ -76,6 +76,8 @@ def test_config_round_trips_and_rejects_unknown_or_invalid_settings():
         DetectorConfig(maxdim=3)
     with pytest.raises(ValueError, match="threshold"):
         DetectorConfig(threshold=1.5)
+    with pytest.raises(ValueError, match="daily_phase_radius"):
+        DetectorConfig(daily_phase_radius=-1.0)
 
 
 def test_state_is_json_and_restored_detector_continues_identically():

@@ -90,6 +90,52 @@ def test_save_and_restore_through_json_gives_identical_later_detections(config):
     assert [restored.update(t, v).to_dict() for t, v in later] == [original.update(t, v).to_dict() for t, v in later]
 
 
+def test_state_saved_before_the_daily_phase_existed_continues_without_it():
+    values = with_level_shift(5)
+    original = Detector(DetectorConfig(daily_phase_radius=0.0))
+    for i, v in enumerate(values[:1300]):
+        original.update(60.0 * i, v)
+    state = json.loads(json.dumps(original.get_state()))
+    del state["config"]["daily_phase_radius"]  # what an older TopoForge saved
+    restored = Detector.from_state(state)
+    later = [(60.0 * i, v) for i, v in enumerate(values[1300:1700], start=1300)]
+    assert [restored.update(t, v).to_dict() for t, v in later] == [original.update(t, v).to_dict() for t, v in later]
+
+
+FIVE_MINUTES, DAY_ROWS, MISSING_DAY = 300.0, 288, 14
+
+
+def office_hours_without_one_jump(seed):
+    """Five-minute rows, high from 09:00 to 17:00 every day except ``MISSING_DAY`` (NAB's
+    art_daily_nojump): that day's low level at noon is only ever seen at night."""
+    rng = np.random.default_rng(seed)
+    row = np.arange(DAY_ROWS * 16)
+    hour = (row % DAY_ROWS) / 12
+    values = np.where((hour >= 9) & (hour < 17) & (row // DAY_ROWS != MISSING_DAY), 1.0, 0.0)
+    return row * FIVE_MINUTES, values + rng.normal(scale=0.05, size=len(row))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_daily_phase_finds_a_missing_daily_jump(seed):
+    timestamps, values = office_hours_without_one_jump(seed)
+    missed = slice(MISSING_DAY * DAY_ROWS + 9 * 12, MISSING_DAY * DAY_ROWS + 12 * 12)  # 09:00-12:00
+    ordinary = slice(3 * DAY_ROWS, MISSING_DAY * DAY_ROWS)
+
+    def run(radius):
+        detector = Detector(DetectorConfig(daily_phase_radius=radius))
+        detections = [detector.update(t, v) for t, v in zip(timestamps, values)]
+        deaths = np.array([d.summaries.get("h0_insertion_death", 0.0) for d in detections])
+        return detections, deaths
+
+    detections, deaths = run(DetectorConfig().daily_phase_radius)
+    assert deaths[missed].max() > 2 * deaths[ordinary].max()
+    assert any(d.is_anomaly for d in detections[missed])
+    # Without the phase the same rows are states the stream visits every night.
+    detections, deaths = run(0.0)
+    assert deaths[missed].max() < deaths[ordinary].max()
+    assert not any(d.is_anomaly for d in detections[missed])
+
+
 def test_vector_stream_alarms_when_its_loop_breaks():
     rng = np.random.default_rng(5)
     angles = 2 * np.pi * np.arange(LENGTH) / 32
