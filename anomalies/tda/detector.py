@@ -307,11 +307,12 @@ class Detector:
         out of phase is as far as one two deviations away in value.
         """
         point = self._newest_point()
-        scales = np.broadcast_to(scale, point.shape)
         radius = self.config.daily_phase_radius
         if radius == 0.0:
-            return point, scales
-        return np.concatenate([point, daily_phase(timestamp, radius)]), np.concatenate([scales, [1.0, 1.0]])
+            return point, scale
+        scales = np.ones(len(point) + 2)
+        scales[:-2] = scale
+        return np.concatenate([point, daily_phase(timestamp, radius)]), scales
 
     def _insertion_death(self, point: np.ndarray, scale: np.ndarray) -> float:
         """H0 death of ``point`` (the newest) inserted into the Rips filtration of the reference cloud.
@@ -330,7 +331,8 @@ class Detector:
         filled = min(self.reference_count, capacity)
         death = 0.0
         if filled > config.window:
-            offsets = (self.reference[:filled] - point) * (1.0 / scale)
+            offsets = self.reference[:filled] - point
+            offsets *= 1.0 / scale
             squared = np.einsum("ij,ij->i", offsets, offsets)  # a third of the time of (x**2).sum(axis=1)
             squared[self._recent_reference_rows()] = np.inf
             death = float(np.sqrt(squared.min()))
