@@ -161,7 +161,10 @@ class Detector:
         self.previous: np.ndarray | None = None
         self.row_history: EmpiricalTails | None = None  # H0 + residual features, every row
         self.higher_history: EmpiricalTails | None = None  # H1/H2 features, every h1_stride rows
-        self.gate = AlarmGate(config.threshold, config.window, config.quiet_period, config.quiet_damping)
+        self.gate = AlarmGate(
+            config.threshold, config.window, config.quiet_period, config.quiet_damping,
+            measurable_tail=1.0 / config.history_span,
+        )
         self.higher = _Higher()
         self.reference: np.ndarray | None = None  # ring of past embedded points (raw units)
         self.reference_count = 0

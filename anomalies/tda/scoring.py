@@ -146,13 +146,23 @@ class AlarmGate:
     ``quiet_period`` rows (a state that lasts longer is the stream's new normal). A row that is
     ``BREAKTHROUGH`` times rarer than the one that raised the alarm is a new incident even
     inside the quiet period: a disk filling after a spike should not wait for the spike to fade.
+
+    Rarity is compared only where the past measures it. An alarm whose tail probability is below
+    ``measurable_tail`` (the detector passes one row in its feature history) is already rarer
+    than anything the past holds: its tail is the extreme-value model's extrapolation, and a row
+    a hundred times rarer than an extrapolation is the same incident deepening (a window that
+    keeps flattening drives the model's tail down by orders of magnitude, row after row), so
+    such an alarm admits no breakthrough.
     """
 
     CALM_LEVEL = 0.9  # score below which a row is unremarkable (tail probability above 0.1)
     BREAKTHROUGH = 0.01
 
-    def __init__(self, threshold: float, calm_rows: int, quiet_period: int, damping: float):
+    def __init__(
+        self, threshold: float, calm_rows: int, quiet_period: int, damping: float, measurable_tail: float = 0.0
+    ):
         self.threshold = threshold
+        self.measurable_tail = measurable_tail
         self.calm_rows = calm_rows
         self.quiet_period = quiet_period
         self.damping = damping
@@ -167,11 +177,18 @@ class AlarmGate:
             self.calm = self.calm + 1 if score < self.CALM_LEVEL else 0
             if self.calm >= self.calm_rows or self.since > self.quiet_period:
                 self.quiet = False
-            elif not (score >= self.threshold and 1.0 - score < self.alarm_tail * self.BREAKTHROUGH):
+            elif not self._breaks_through(score):
                 return score * self.damping
         if score >= self.threshold:
             self.quiet, self.calm, self.since, self.alarm_tail = True, 0, 0, 1.0 - score
         return score
+
+    def _breaks_through(self, score: float) -> bool:
+        return (
+            score >= self.threshold
+            and self.alarm_tail >= self.measurable_tail
+            and 1.0 - score < self.alarm_tail * self.BREAKTHROUGH
+        )
 
     def rearm(self) -> None:
         """End the quiet period now (the caller knows the incident is over)."""

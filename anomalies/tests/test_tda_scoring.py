@@ -65,6 +65,16 @@ def test_a_far_rarer_row_breaks_through_the_quiet_period():
     assert g.apply(0.9999) == 0.9999 * 0.5  # measured against the new alarm now
 
 
+def test_an_alarm_beyond_the_measurable_tail_admits_no_breakthrough():
+    g = AlarmGate(threshold=0.99, calm_rows=4, quiet_period=50, damping=0.5, measurable_tail=1e-3)
+    g.apply(1 - 1e-4)  # rarer than one row in the past: an extrapolated tail
+    assert g.apply(1 - 1e-7) == (1 - 1e-7) * 0.5  # "1000x rarer" is the same incident deepening
+    for _ in range(4):
+        g.apply(0.2)
+    g.apply(1 - 2e-3)  # a new incident, within the measured range
+    assert g.apply(1 - 1e-6) == 1 - 1e-6  # a far rarer row breaks through again
+
+
 def test_the_quiet_period_ends_after_quiet_period_rows_even_without_calm():
     g = gate()
     g.apply(0.995)
