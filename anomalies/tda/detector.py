@@ -304,10 +304,9 @@ class Detector:
         on a circle of ``daily_phase_radius`` deviations (already in those units).
 
         Time of day is part of a clock-driven stream's state: a level that is normal at night
-        is news at noon. Without it a missing daily jump (NAB's ``art_daily_nojump``) visits
-        only states the stream has seen before. A radius of one deviation gives the phase circle
-        the variance of one value coordinate (r²/2 in each of its two), so a state twelve hours
-        out of phase is as far as one two deviations away in value.
+        is news at noon (a missing daily jump visits no other new state). A radius of one
+        deviation gives the phase circle the variance of one value coordinate, so twelve hours
+        out of phase weigh as much as two deviations in value.
         """
         point = self._newest_point()
         radius = self.config.daily_phase_radius
