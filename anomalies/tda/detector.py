@@ -32,6 +32,7 @@ class DetectorConfig:
     maxdim: int = 1  # highest homology dimension (1, or 2 for voids)
     reference_size: int = 3000  # embedded points of the recent past the newest point is compared with
     daily_phase_radius: float = 1.0  # time-of-day circle added to a scalar stream's inserted point (0 = off)
+    analogues: int = 32  # nearest past states whose windows a scalar stream's window summaries must beat (0 = off)
     h1_stride: int = 4  # H1/H2 are recomputed every `h1_stride` rows (H0 on every row)
     normaliser_span: int = 2000  # memory (rows) of the online mean/variance
     history_span: int = 2000  # rows of past features each new one is ranked against
@@ -62,6 +63,7 @@ class DetectorConfig:
         need(self.maxdim in (0, 1, 2), "maxdim must be 0, 1 or 2")
         need(self.reference_size >= 16, "reference_size must be at least 16")
         need(self.daily_phase_radius >= 0.0, "daily_phase_radius must be 0 (off) or positive")
+        need(self.analogues >= 0, "analogues must be 0 (off) or positive")
         need(self.h1_stride >= 1, "h1_stride must be at least 1")
         need(self.normaliser_span >= 1, "normaliser_span must be at least 1")
         need(self.history_span >= 16, "history_span must be at least 16")
@@ -124,6 +126,8 @@ H0_FEATURES = (
     "h0_newest_persistence",
     "h0_insertion_death",
 )
+# The window's own H0 summaries: a scalar stream also judges them against its analogues.
+WINDOW_SUMMARY_FEATURES = ("h0_total_persistence", "h0_max_persistence", "h0_entropy")
 HIGHER_FEATURES = ("total_persistence", "max_persistence", "landscape_l2")
 RESIDUAL_FEATURES = ("value_deviation", "step_deviation")
 # What a vector stream's score ranks: where its newest vector lies relative to the recent past
@@ -168,6 +172,10 @@ class Detector:
         self.higher = _Higher()
         self.reference: np.ndarray | None = None  # ring of past embedded points (raw units)
         self.reference_count = 0
+        # Scalar streams: the logged window summaries at each reference point, and this row's
+        # analogues (the reference slots of its nearest past states; found and used in one update).
+        self.reference_summaries: np.ndarray | None = None
+        self._analogues: np.ndarray | None = None
         self.censored = 0  # consecutive alarming rows of a vector stream kept out of its past
         self._replaced: tuple | None = None  # this row's reference slot and what it held before
 
@@ -246,6 +254,7 @@ class Detector:
         summaries["h0_newest_persistence"] = float(newest)
         if self.scalar:
             summaries["h0_insertion_death"] = self._insertion_death(*self._phase_point(timestamp, scale))
+            self._remember_window_summaries(summaries)
         else:
             robust_scale, summaries["max_robust_deviation"] = self._robust_scale(scale)
             summaries["h0_insertion_death"] = self._insertion_death(self._newest_point(), robust_scale)
@@ -332,17 +341,55 @@ class Detector:
             self.reference = np.zeros((capacity, len(point)))
         filled = min(self.reference_count, capacity)
         death = 0.0
+        self._analogues = None
         if filled > config.window:
             offsets = self.reference[:filled] - point
             offsets *= 1.0 / scale
             squared = np.einsum("ij,ij->i", offsets, offsets)  # a third of the time of (x**2).sum(axis=1)
             squared[self._recent_reference_rows()] = np.inf
             death = float(np.sqrt(squared.min()))
+            if self.scalar:
+                self._analogues = self._nearest_slots(squared, filled, self.reference_count % capacity)
         slot = self.reference_count % capacity
         self._replaced = (slot, self.reference[slot].copy())
         self.reference[slot] = point
         self.reference_count += 1
         return death
+
+    def _nearest_slots(self, squared: np.ndarray, filled: int, slot: int) -> np.ndarray | None:
+        """Reference slots of the ``analogues`` past states nearest to the newest one (None
+        when off or while the reference holds too few). The slot about to be overwritten, the
+        oldest point, is left out: it is about to hold this row's summaries."""
+        k = self.config.analogues
+        if k == 0 or filled - self.config.window <= k + 1:
+            return None
+        if filled == self.config.reference_capacity:
+            squared[slot] = np.inf
+        return np.argpartition(squared, k)[:k]
+
+    def _remember_window_summaries(self, summaries: dict) -> None:
+        """Keep this window's logged H0 summaries beside its reference point."""
+        if self.config.analogues == 0:
+            return
+        if self.reference_summaries is None:
+            self.reference_summaries = np.zeros((self.config.reference_capacity, len(WINDOW_SUMMARY_FEATURES)))
+        slot = self._replaced[0]
+        self.reference_summaries[slot] = log_features(np.array([summaries[n] for n in WINDOW_SUMMARY_FEATURES]))
+
+    def _analogue_shares(self, features: np.ndarray) -> np.ndarray:
+        """Per window summary, twice the share of the analogues' windows at least as extreme as
+        this one on the same side (capped at 1): a two-sided tail among similar past states.
+
+        The analogue method (Lorenz 1969): the windows that began from the states nearest to
+        the newest one, at the same time of day, are what this window is compared with. A
+        window that is extreme against the whole recent past but ordinary among its analogues
+        (a calm hour that calm states always bring) is not news, so each window summary's tail
+        probability is the larger of the two.
+        """
+        past = self.reference_summaries[self._analogues]
+        at_least = (past >= features).mean(axis=0)
+        at_most = (past <= features).mean(axis=0)
+        return np.minimum(1.0, 2.0 * np.minimum(at_least, at_most))
 
     def _forget_newest_reference_point(self) -> None:
         """Take the newest point back out of the reference cloud (an alarming row)."""
@@ -390,6 +437,9 @@ class Detector:
         ready = self.row_history.count >= config.history_min
         pending = [(self.row_history, row_features)]
         tails = [self.row_history.tails(row_features, learn=False)] if ready else []
+        if ready and self._analogues is not None and config.score_features in ("all", "topology"):
+            where = [names.index(name) for name in WINDOW_SUMMARY_FEATURES]
+            tails[0][where] = np.maximum(tails[0][where], self._analogue_shares(row_features[where]))
 
         if fresh_higher and self.scalar and config.score_features in ("all", "topology"):
             higher_names = [f"h{k}_{name}" for k in range(1, config.maxdim + 1) for name in HIGHER_FEATURES]
@@ -465,6 +515,7 @@ class Detector:
             "higher": {"diagrams": self.higher.diagrams, "summaries": dict(self.higher.summaries)},
             "reference": None if self.reference is None else self.reference.tolist(),
             "reference_count": self.reference_count,
+            "reference_summaries": None if self.reference_summaries is None else self.reference_summaries.tolist(),
             "censored": self.censored,
         }
 
@@ -472,8 +523,8 @@ class Detector:
     def from_state(cls, state: dict) -> "Detector":
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise ValueError("unsupported detector state (version mismatch)")
-        # States saved before the daily phase existed continue as they ran: without it.
-        detector = cls(DetectorConfig.from_dict({"daily_phase_radius": 0.0, **state["config"]}))
+        # States saved before the daily phase and the analogues existed continue as they ran.
+        detector = cls(DetectorConfig.from_dict({"daily_phase_radius": 0.0, "analogues": 0, **state["config"]}))
         config = detector.config
         detector.rows = int(state["rows"])
         detector.dim = state["dim"]
@@ -497,6 +548,8 @@ class Detector:
         if state["reference"] is not None:
             detector.reference = np.asarray(state["reference"], dtype=float)
         detector.reference_count = int(state["reference_count"])
+        if state.get("reference_summaries") is not None:
+            detector.reference_summaries = np.asarray(state["reference_summaries"], dtype=float)
         detector.censored = int(state.get("censored", 0))  # absent from states saved before it existed
         higher = state["higher"]
         detector.higher = _Higher(

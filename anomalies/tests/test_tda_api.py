@@ -78,6 +78,8 @@ def test_config_round_trips_and_rejects_unknown_or_invalid_settings():
         DetectorConfig(threshold=1.5)
     with pytest.raises(ValueError, match="daily_phase_radius"):
         DetectorConfig(daily_phase_radius=-1.0)
+    with pytest.raises(ValueError, match="analogues"):
+        DetectorConfig(analogues=-1)
 
 
 def test_state_is_json_and_restored_detector_continues_identically():

@@ -90,13 +90,14 @@ def test_save_and_restore_through_json_gives_identical_later_detections(config):
     assert [restored.update(t, v).to_dict() for t, v in later] == [original.update(t, v).to_dict() for t, v in later]
 
 
-def test_state_saved_before_the_daily_phase_existed_continues_without_it():
+def test_state_saved_before_the_daily_phase_and_analogues_existed_continues_without_them():
     values = with_level_shift(5)
-    original = Detector(DetectorConfig(daily_phase_radius=0.0))
+    original = Detector(DetectorConfig(daily_phase_radius=0.0, analogues=0))
     for i, v in enumerate(values[:1300]):
         original.update(60.0 * i, v)
     state = json.loads(json.dumps(original.get_state()))
-    del state["config"]["daily_phase_radius"]  # what an older TopoForge saved
+    # What an older TopoForge saved:
+    del state["config"]["daily_phase_radius"], state["config"]["analogues"], state["reference_summaries"]
     restored = Detector.from_state(state)
     later = [(60.0 * i, v) for i, v in enumerate(values[1300:1700], start=1300)]
     assert [restored.update(t, v).to_dict() for t, v in later] == [original.update(t, v).to_dict() for t, v in later]
