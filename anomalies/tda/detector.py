@@ -128,6 +128,7 @@ H0_FEATURES = (
 )
 # The window's own H0 summaries: a scalar stream also judges them against its analogues.
 WINDOW_SUMMARY_FEATURES = ("h0_total_persistence", "h0_max_persistence", "h0_entropy")
+WINDOW_SUMMARY_COLUMNS = [H0_FEATURES.index(name) for name in WINDOW_SUMMARY_FEATURES]  # in a scalar row
 HIGHER_FEATURES = ("total_persistence", "max_persistence", "landscape_l2")
 RESIDUAL_FEATURES = ("value_deviation", "step_deviation")
 # What a vector stream's score ranks: where its newest vector lies relative to the recent past
@@ -340,6 +341,7 @@ class Detector:
         if self.reference is None:
             self.reference = np.zeros((capacity, len(point)))
         filled = min(self.reference_count, capacity)
+        slot = self.reference_count % capacity
         death = 0.0
         self._analogues = None
         if filled > config.window:
@@ -348,9 +350,8 @@ class Detector:
             squared = np.einsum("ij,ij->i", offsets, offsets)  # a third of the time of (x**2).sum(axis=1)
             squared[self._recent_reference_rows()] = np.inf
             death = float(np.sqrt(squared.min()))
-            if self.scalar:
-                self._analogues = self._nearest_slots(squared, filled, self.reference_count % capacity)
-        slot = self.reference_count % capacity
+            if self._judges_by_analogues():
+                self._analogues = self._nearest_slots(squared, filled, slot)
         self._replaced = (slot, self.reference[slot].copy())
         self.reference[slot] = point
         self.reference_count += 1
@@ -361,15 +362,19 @@ class Detector:
         when off or while the reference holds too few). The slot about to be overwritten, the
         oldest point, is left out: it is about to hold this row's summaries."""
         k = self.config.analogues
-        if k == 0 or filled - self.config.window <= k + 1:
+        if filled - self.config.window <= k + 1:
             return None
         if filled == self.config.reference_capacity:
             squared[slot] = np.inf
         return np.argpartition(squared, k)[:k]
 
+    def _judges_by_analogues(self) -> bool:
+        """Whether this stream's window summaries are also ranked among its analogues."""
+        return self.scalar and self.config.analogues > 0 and self.config.score_features in ("all", "topology")
+
     def _remember_window_summaries(self, summaries: dict) -> None:
         """Keep this window's logged H0 summaries beside its reference point."""
-        if self.config.analogues == 0:
+        if not self._judges_by_analogues():
             return
         if self.reference_summaries is None:
             self.reference_summaries = np.zeros((self.config.reference_capacity, len(WINDOW_SUMMARY_FEATURES)))
@@ -437,8 +442,8 @@ class Detector:
         ready = self.row_history.count >= config.history_min
         pending = [(self.row_history, row_features)]
         tails = [self.row_history.tails(row_features, learn=False)] if ready else []
-        if ready and self._analogues is not None and config.score_features in ("all", "topology"):
-            where = [names.index(name) for name in WINDOW_SUMMARY_FEATURES]
+        if ready and self._analogues is not None:
+            where = WINDOW_SUMMARY_COLUMNS
             tails[0][where] = np.maximum(tails[0][where], self._analogue_shares(row_features[where]))
 
         if fresh_higher and self.scalar and config.score_features in ("all", "topology"):

@@ -72,6 +72,18 @@ def test_appending_future_rows_does_not_change_past_scores():
     assert detect_series(prefix, DetectorConfig()) == detect_series(full, DetectorConfig())[:1200]
 
 
+def assert_restored_state_continues_identically(original, values, edit_state=lambda state: None):
+    """Feed ``original`` 1,300 rows, restore its JSON state (after ``edit_state``), and compare
+    the next 400 detections of both."""
+    for i, v in enumerate(values[:1300]):
+        original.update(60.0 * i, v)
+    state = json.loads(json.dumps(original.get_state()))
+    edit_state(state)
+    restored = Detector.from_state(state)
+    later = [(60.0 * i, v) for i, v in enumerate(values[1300:1700], start=1300)]
+    assert [restored.update(t, v).to_dict() for t, v in later] == [original.update(t, v).to_dict() for t, v in later]
+
+
 @pytest.mark.parametrize(
     "config",
     [
@@ -81,26 +93,16 @@ def test_appending_future_rows_does_not_change_past_scores():
     ],
 )
 def test_save_and_restore_through_json_gives_identical_later_detections(config):
-    values = with_level_shift(4)
-    original = Detector(config)
-    for i, v in enumerate(values[:1300]):
-        original.update(60.0 * i, v)
-    restored = Detector.from_state(json.loads(json.dumps(original.get_state())))
-    later = [(60.0 * i, v) for i, v in enumerate(values[1300:1700], start=1300)]
-    assert [restored.update(t, v).to_dict() for t, v in later] == [original.update(t, v).to_dict() for t, v in later]
+    assert_restored_state_continues_identically(Detector(config), with_level_shift(4))
 
 
 def test_state_saved_before_the_daily_phase_and_analogues_existed_continues_without_them():
-    values = with_level_shift(5)
-    original = Detector(DetectorConfig(daily_phase_radius=0.0, analogues=0))
-    for i, v in enumerate(values[:1300]):
-        original.update(60.0 * i, v)
-    state = json.loads(json.dumps(original.get_state()))
-    # What an older TopoForge saved:
-    del state["config"]["daily_phase_radius"], state["config"]["analogues"], state["reference_summaries"]
-    restored = Detector.from_state(state)
-    later = [(60.0 * i, v) for i, v in enumerate(values[1300:1700], start=1300)]
-    assert [restored.update(t, v).to_dict() for t, v in later] == [original.update(t, v).to_dict() for t, v in later]
+    def as_an_older_topoforge_saved_it(state):
+        del state["config"]["daily_phase_radius"], state["config"]["analogues"], state["reference_summaries"]
+
+    assert_restored_state_continues_identically(
+        Detector(DetectorConfig(daily_phase_radius=0.0, analogues=0)), with_level_shift(5), as_an_older_topoforge_saved_it
+    )
 
 
 FIVE_MINUTES, DAY_ROWS, MISSING_DAY = 300.0, 288, 14
