@@ -33,6 +33,7 @@ class DetectorConfig:
     reference_size: int = 3000  # embedded points of the recent past the newest point is compared with
     daily_phase_radius: float = 1.0  # time-of-day circle added to a scalar stream's inserted point (0 = off)
     analogues: int = 32  # nearest past states whose windows a scalar stream's window summaries must beat (0 = off)
+    range_tolerance: float = 0.05  # a scalar value this share of the past range beyond it scores 1 (0 = off)
     h1_stride: int = 4  # H1/H2 are recomputed every `h1_stride` rows (H0 on every row)
     normaliser_span: int = 2000  # memory (rows) of the online mean/variance
     history_span: int = 2000  # rows of past features each new one is ranked against
@@ -64,6 +65,7 @@ class DetectorConfig:
         need(self.reference_size >= 16, "reference_size must be at least 16")
         need(self.daily_phase_radius >= 0.0, "daily_phase_radius must be 0 (off) or positive")
         need(self.analogues >= 0, "analogues must be 0 (off) or positive")
+        need(self.range_tolerance >= 0.0, "range_tolerance must be 0 (off) or positive")
         need(self.h1_stride >= 1, "h1_stride must be at least 1")
         need(self.normaliser_span >= 1, "normaliser_span must be at least 1")
         need(self.history_span >= 16, "history_span must be at least 16")
@@ -178,6 +180,7 @@ class Detector:
         self.reference_summaries: np.ndarray | None = None
         self._analogues: np.ndarray | None = None
         self.censored = 0  # consecutive alarming rows of a vector stream kept out of its past
+        self.value_range: list[float] | None = None  # [min, max] of every value a scalar stream has shown
         self._replaced: tuple | None = None  # this row's reference slot and what it held before
 
     # -- the stream -------------------------------------------------------------------------
@@ -188,6 +191,7 @@ class Detector:
         # The past's location and scale: a jump is measured against them, not absorbed by itself.
         mean, scale = self.normaliser.mean.copy(), self.normaliser.scale()
         residual = self._residual(x, mean, scale)
+        range_excess = self._range_excess(x)
         self.buffer[self.head] = x
         self.head = (self.head + 1) % config.window
         self.normaliser.update(x)
@@ -202,7 +206,7 @@ class Detector:
                 self.delay_history = []
         if self.delay is None or self.rows < config.window:
             return self._detection(timestamp, 0.0, None, {}, warming_up=True)
-        return self._analyse(timestamp, scale, residual)
+        return self._analyse(timestamp, scale, residual, range_excess)
 
     def _observation(self, value) -> np.ndarray:
         x = np.atleast_1d(np.asarray(value, dtype=float))
@@ -223,6 +227,23 @@ class Detector:
             self.delay = 1  # vector streams use the raw point cloud, no embedding
         self.buffer = np.zeros((self.config.window, self.dim))
         self.normaliser = OnlineNormaliser(self.dim, self.config.normaliser_span)
+
+    def _range_excess(self, x: np.ndarray) -> float:
+        """How far a scalar value lies outside the range of every earlier value, as a share of
+        that range (0 inside it, and while the range is still a single value); then the value
+        joins the range. Vector streams, and scalar ones with ``range_tolerance`` 0 (off), keep
+        no range and report 0."""
+        if not self.scalar or self.config.range_tolerance == 0.0:
+            return 0.0
+        value = float(x[0])
+        if self.value_range is None:
+            self.value_range = [value, value]
+            return 0.0
+        low, high = self.value_range
+        width = high - low
+        excess = max(value - high, low - value, 0.0) / width if width > 0.0 else 0.0
+        self.value_range = [min(low, value), max(high, value)]
+        return excess
 
     def _residual(self, x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> dict[str, float]:
         """Distance of the new observation from the running mean and from the previous one."""
@@ -245,7 +266,7 @@ class Detector:
             return delay_embed(window[:, 0], self.config.embedding_dim, self.delay)
         return window
 
-    def _analyse(self, timestamp: float, scale: np.ndarray, residual: dict) -> Detection:
+    def _analyse(self, timestamp: float, scale: np.ndarray, residual: dict, range_excess: float) -> Detection:
         config = self.config
         cloud = self.point_cloud(scale)
         condensed = condensed_distances(cloud)
@@ -268,6 +289,7 @@ class Detector:
             self.higher = _Higher(diagrams=[d.tolist() for d in diagrams], summaries=higher_summaries)
         summaries.update(self.higher.summaries)
         summaries.update(residual)
+        summaries["range_excess"] = range_excess
         summaries["filtration_scale"] = filtration_scale(
             h0[:, 1], config.betti_scale_factor, config.betti_scale_quantile
         )
@@ -275,7 +297,7 @@ class Detector:
         tails, pending = self._feature_tails(summaries, fresh_higher)
         score, warming_up = 0.0, True
         if tails is not None:
-            raw = 1.0 - combined_tail(tails)
+            raw = 1.0 - min(combined_tail(tails), self._range_tail(range_excess))
             if not self.scalar and self.censored == 0:
                 self.gate.rearm()  # the last incident is over: the next one is news
             score, warming_up = self.gate.apply(raw), False
@@ -284,6 +306,30 @@ class Detector:
         for history, features in pending:
             history.add(features)
         return self._detection(timestamp, score, h0, summaries, warming_up)
+
+    def _range_tail(self, range_excess: float) -> float:
+        """The tail probability a scalar value gets for lying more than ``range_tolerance`` of
+        the stream's whole past range outside it (1 otherwise): a level the stream has never
+        shown is an anomaly whatever its topology says.
+
+        Numenta's NAB detector applies the same rule with the same 5 % ("spatial anomaly",
+        ``SPATIAL_TOLERANCE``), for the labelling bias it names: people label a value beyond
+        anything seen so far. In topological terms it is the H0 death of the value inserted
+        into the one-dimensional cloud of all past values (its distance to the nearest of
+        them), measured against that cloud's diameter. The ranked features cannot say this:
+        they remember ``history_span`` rows and ``reference_size`` points, so a level not
+        seen for longer, or reached by a ramp that stays close to the row before, is no
+        record to them.
+
+        The tail is rarer than any alarm the feature history can measure by the gate's
+        breakthrough factor (so the row alarms, and breaks through a quiet period that a
+        measurable alarm started), and rarer the farther the value lies outside: a spike far
+        beyond the range outranks a young stream's noise that stretches it a little.
+        """
+        tolerance = self.config.range_tolerance
+        if tolerance == 0.0 or range_excess <= tolerance:
+            return 1.0
+        return AlarmGate.BREAKTHROUGH * self.gate.measurable_tail * tolerance / range_excess
 
     def _censor(self, raw: float, pending: list) -> list:
         """SPOT's rule for vector streams: a row whose score reaches ``CENSOR_LEVEL`` (or the
@@ -522,14 +568,17 @@ class Detector:
             "reference_count": self.reference_count,
             "reference_summaries": None if self.reference_summaries is None else self.reference_summaries.tolist(),
             "censored": self.censored,
+            "value_range": self.value_range,
         }
 
     @classmethod
     def from_state(cls, state: dict) -> "Detector":
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise ValueError("unsupported detector state (version mismatch)")
-        # States saved before the daily phase and the analogues existed continue as they ran.
-        detector = cls(DetectorConfig.from_dict({"daily_phase_radius": 0.0, "analogues": 0, **state["config"]}))
+        # States saved before the daily phase, the analogues and the range rule existed continue
+        # as they ran.
+        older = {"daily_phase_radius": 0.0, "analogues": 0, "range_tolerance": 0.0}
+        detector = cls(DetectorConfig.from_dict({**older, **state["config"]}))
         config = detector.config
         detector.rows = int(state["rows"])
         detector.dim = state["dim"]
@@ -556,6 +605,8 @@ class Detector:
         if state.get("reference_summaries") is not None:
             detector.reference_summaries = np.asarray(state["reference_summaries"], dtype=float)
         detector.censored = int(state.get("censored", 0))  # absent from states saved before it existed
+        if state.get("value_range") is not None:
+            detector.value_range = [float(v) for v in state["value_range"]]
         higher = state["higher"]
         detector.higher = _Higher(
             diagrams=higher["diagrams"], summaries={k: float(v) for k, v in higher["summaries"].items()}
