@@ -96,13 +96,46 @@ def test_save_and_restore_through_json_gives_identical_later_detections(config):
     assert_restored_state_continues_identically(Detector(config), with_level_shift(4))
 
 
-def test_state_saved_before_the_daily_phase_and_analogues_existed_continues_without_them():
+def test_state_saved_before_the_daily_phase_analogues_and_range_rule_existed_continues_without_them():
     def as_an_older_topoforge_saved_it(state):
         del state["config"]["daily_phase_radius"], state["config"]["analogues"], state["reference_summaries"]
+        del state["config"]["range_tolerance"], state["value_range"]
 
-    assert_restored_state_continues_identically(
-        Detector(DetectorConfig(daily_phase_radius=0.0, analogues=0)), with_level_shift(5), as_an_older_topoforge_saved_it
-    )
+    older = DetectorConfig(daily_phase_radius=0.0, analogues=0, range_tolerance=0.0)
+    assert_restored_state_continues_identically(Detector(older), with_level_shift(5), as_an_older_topoforge_saved_it)
+
+
+def with_slow_rise(seed):
+    """The seasonal series whose level climbs by one unit over 600 rows from ``ONSET``: every
+    row lies close to the row before, and to the peaks of the last cycles."""
+    return seasonal(seed) + np.clip((np.arange(LENGTH) - ONSET) / 600, 0, 1)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_value_beyond_the_whole_past_range_alarms_where_the_ranked_features_do_not(seed):
+    values = with_slow_rise(seed)
+    past_high, past_low = np.maximum.accumulate(values)[:-1], np.minimum.accumulate(values)[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):  # the first rows' range is one value
+        excess = np.maximum(values[1:] - past_high, past_low - values[1:]) / (past_high - past_low)
+    beyond = 1 + np.nonzero(excess > DetectorConfig().range_tolerance)[0]
+    first = int(beyond[beyond >= 300][0])  # after warm-up
+    assert first > ONSET  # the rise, not the noise of the young stream, leaves the range first
+
+    def detection_at_first(range_tolerance):
+        detector = Detector(DetectorConfig(range_tolerance=range_tolerance))
+        return [detector.update(60.0 * i, float(v)) for i, v in enumerate(values[: first + 1])][-1]
+
+    detection = detection_at_first(DetectorConfig().range_tolerance)
+    assert detection.is_anomaly and detection.severity == "critical"
+    assert detection.summaries["range_excess"] == pytest.approx(excess[first - 1])
+    assert not detection_at_first(0.0).is_anomaly
+
+
+def test_vector_streams_keep_no_range():
+    detector = Detector()
+    detections = [detector.update(float(i), [float(i), 1.0]) for i in range(200)]
+    assert detector.value_range is None
+    assert {d.summaries["range_excess"] for d in detections if not d.warming_up} == {0.0}
 
 
 FIVE_MINUTES, DAY_ROWS, MISSING_DAY = 300.0, 288, 14
