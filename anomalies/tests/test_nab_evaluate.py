@@ -169,22 +169,24 @@ def test_default_configuration_keeps_its_score_on_the_shared_subset(tmp_path):
     assert standard.score >= ACHIEVED_STANDARD - MARGIN
 
 
-@pytest.mark.slow
-def test_analogues_silence_false_alarms_of_a_changing_rhythm_and_keep_its_window():
-    # The CPU series changes its rhythm several times; windows that are extreme against the
-    # last week but ordinary among the nearest past states (docs/DETECTION.md, "Analogues").
+def standard_counts_on_shared_file(name, **settings):
+    """Counts of one shared NAB file at the threshold, with these detector settings changed."""
     from anomalies.nab.runner import detect_series
     from anomalies.nab.scoring import raw_score_at
     from anomalies.tda import DetectorConfig
 
-    series = next(s for s in shared_corpus() if s.key.endswith("cpu_utilization_asg_misconfiguration.csv"))
+    series = next(s for s in shared_corpus() if s.key.endswith(name))
+    config = DetectorConfig(**settings)
+    rows = scorable_rows(detect_series(series, config), series.windows)
+    return raw_score_at(rows, PROFILES[0], config.threshold)
 
-    def counts(analogues):
-        config = DetectorConfig(analogues=analogues)
-        rows = scorable_rows(detect_series(series, config), series.windows)
-        return raw_score_at(rows, PROFILES[0], config.threshold)
 
-    with_analogues, without = counts(DetectorConfig().analogues), counts(0)
+@pytest.mark.slow
+def test_analogues_silence_false_alarms_of_a_changing_rhythm_and_keep_its_window():
+    # The CPU series changes its rhythm several times; windows that are extreme against the
+    # last week but ordinary among the nearest past states (docs/DETECTION.md, "Analogues").
+    with_analogues = standard_counts_on_shared_file("cpu_utilization_asg_misconfiguration.csv")
+    without = standard_counts_on_shared_file("cpu_utilization_asg_misconfiguration.csv", analogues=0)
     assert with_analogues["windows_detected"] == without["windows_detected"] == 1
     assert with_analogues["fp"] < without["fp"]
 
@@ -193,16 +195,6 @@ def test_analogues_silence_false_alarms_of_a_changing_rhythm_and_keep_its_window
 def test_range_rule_finds_the_ambient_temperature_peak_no_ranked_feature_finds():
     # The window around the file's highest temperature: a level the stream has never shown,
     # reached slowly (docs/DETECTION.md, "Range rule").
-    from anomalies.nab.runner import detect_series
-    from anomalies.nab.scoring import raw_score_at
-    from anomalies.tda import DetectorConfig
-
-    series = next(s for s in shared_corpus() if s.key.endswith("ambient_temperature_system_failure.csv"))
-
-    def windows_detected(range_tolerance):
-        config = DetectorConfig(range_tolerance=range_tolerance)
-        rows = scorable_rows(detect_series(series, config), series.windows)
-        return raw_score_at(rows, PROFILES[0], config.threshold)["windows_detected"]
-
-    assert windows_detected(0.0) == 1
-    assert windows_detected(DetectorConfig().range_tolerance) == 2
+    with_rule = standard_counts_on_shared_file("ambient_temperature_system_failure.csv")
+    without = standard_counts_on_shared_file("ambient_temperature_system_failure.csv", range_tolerance=0.0)
+    assert (without["windows_detected"], with_rule["windows_detected"]) == (1, 2)
