@@ -33,7 +33,7 @@ class DetectorConfig:
     reference_size: int = 3000  # embedded points of the recent past the newest point is compared with
     daily_phase_radius: float = 1.0  # time-of-day circle added to a scalar stream's inserted point (0 = off)
     analogues: int = 32  # nearest past states whose windows a scalar stream's window summaries must beat (0 = off)
-    range_tolerance: float = 0.05  # a scalar value this share of the past range beyond it scores 1 (0 = off)
+    range_tolerance: float = 0.05  # a scalar value this share of its whole past range outside it is an anomaly (0 = off)
     h1_stride: int = 4  # H1/H2 are recomputed every `h1_stride` rows (H0 on every row)
     normaliser_span: int = 2000  # memory (rows) of the online mean/variance
     history_span: int = 2000  # rows of past features each new one is ranked against
@@ -321,15 +321,15 @@ class Detector:
         seen for longer, or reached by a ramp that stays close to the row before, is no
         record to them.
 
-        The tail is rarer than any alarm the feature history can measure by the gate's
-        breakthrough factor (so the row alarms, and breaks through a quiet period that a
-        measurable alarm started), and rarer the farther the value lies outside: a spike far
-        beyond the range outranks a young stream's noise that stretches it a little.
+        The tail is below the gate's certain-alarm tail (the row alarms, and breaks through a
+        quiet period that a measurable alarm started), and rarer the farther the value lies
+        outside: a spike far beyond the range outranks a young stream's noise that stretches
+        it a little. With the rule off the excess is always 0, which is within any tolerance.
         """
         tolerance = self.config.range_tolerance
-        if tolerance == 0.0 or range_excess <= tolerance:
+        if range_excess <= tolerance:
             return 1.0
-        return AlarmGate.BREAKTHROUGH * self.gate.measurable_tail * tolerance / range_excess
+        return self.gate.certain_alarm_tail * tolerance / range_excess
 
     def _censor(self, raw: float, pending: list) -> list:
         """SPOT's rule for vector streams: a row whose score reaches ``CENSOR_LEVEL`` (or the

@@ -183,6 +183,12 @@ class AlarmGate:
             self.quiet, self.calm, self.since, self.alarm_tail = True, 0, 0, 1.0 - score
         return score
 
+    @property
+    def certain_alarm_tail(self) -> float:
+        """A tail probability below which a row always alarms, and breaks through any quiet
+        period that a measurable alarm started."""
+        return self.BREAKTHROUGH * self.measurable_tail
+
     def _breaks_through(self, score: float) -> bool:
         return (
             score >= self.threshold

@@ -1,5 +1,6 @@
 """evaluate_nab end to end on a tiny NAB-layout folder, and our scorer on the shared subset."""
 import csv
+import functools
 import json
 from datetime import datetime, timedelta
 from io import StringIO
@@ -129,6 +130,7 @@ def test_window_edges_must_be_rows_of_the_data(nab_folder):
         run(nab_folder)
 
 
+@functools.cache  # read once per session: several slow tests each want one or all files
 def shared_corpus():
     if not (SHARED_NAB / "data").is_dir():
         pytest.skip(f"the NAB subset is not at {SHARED_NAB.resolve()}")
