@@ -19,7 +19,7 @@ from anomalies.models import (
     DetectorCheckpoint,
     Feedback,
 )
-from anomalies.notification_channels import validate_channels
+from alerts.channel_validation import validate_channels
 
 
 @admin.register(AnomalyLog)

@@ -7,7 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from anomalies.tda.severity import SEVERITIES, severity_for_score
+from tda.severity import SEVERITIES, severity_for_score
 
 SCORE_VALIDATORS = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 

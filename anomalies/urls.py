@@ -1,6 +1,6 @@
 from django.urls import path
 
-from anomalies.alerts.api import AlertConfigSecretView, AlertConfigTestView, AlertDeliveryListView
+from anomalies.api.alert_delivery_views import AlertConfigSecretView, AlertConfigTestView, AlertDeliveryListView
 from anomalies.api.events import EventBatchView
 from anomalies.api.alert_views import AlertConfigDetailView, AlertConfigListCreateView
 from anomalies.api.views import (
@@ -9,7 +9,7 @@ from anomalies.api.views import (
     AnomalyListCreateView,
     AnomalyStatsView,
 )
-from anomalies.feedback_views import AnomalyFeedbackView
+from anomalies.api.feedback_views import AnomalyFeedbackView
 
 urlpatterns = [
     path("anomalies", AnomalyListCreateView.as_view(), name="anomaly-list"),

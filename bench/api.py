@@ -61,7 +61,7 @@ def seed(rows, batch_size):
     from django.db import transaction
 
     from anomalies.models import AnomalyLog
-    from anomalies.tda.severity import severity_for_score
+    from tda.severity import severity_for_score
 
     if AnomalyLog.objects.count() == rows:
         print(f"seed: {rows:,} detections already present, reused")

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from anomalies.tda import Detector, DetectorConfig  # noqa: E402
+from tda import Detector, DetectorConfig  # noqa: E402
 
 
 def machine() -> str:

@@ -58,7 +58,7 @@ def machine():
 def recorded_lines(count):
     import itertools
 
-    from anomalies.sources.generator import RecentChangeGenerator
+    from streams.sources.generator import RecentChangeGenerator
 
     generator = RecentChangeGenerator(start=1_704_067_200.0, seed=0)
     return [json.dumps(event).encode() for _, event in itertools.islice(generator, count)]
@@ -67,7 +67,7 @@ def recorded_lines(count):
 def bench_parse_features(lines):
     import orjson
 
-    from anomalies.features import WindowAggregator
+    from streams.features import WindowAggregator
 
     results = {}
     for name, loads in (("orjson", orjson.loads), ("json", json.loads)):
@@ -105,9 +105,9 @@ class LinesSource:
 
 
 def bench_full_pipeline(lines, directory):
-    from anomalies.journal import Journal
-    from anomalies.pipeline import Pipeline
-    from anomalies.store import DetectionStore
+    from streams.journal import Journal
+    from streams.pipeline import Pipeline
+    from streams.store import DetectionStore
 
     journal = Journal(Path(directory) / "journal", "bench-throughput")
     store = DetectionStore("bench-throughput", journal).start()
@@ -137,8 +137,8 @@ class PacedSource:
     def __iter__(self):
         import itertools
 
-        from anomalies.features import iso
-        from anomalies.sources.generator import RecentChangeGenerator
+        from streams.sources.event_time import iso
+        from streams.sources.generator import RecentChangeGenerator
 
         events = (e for _, e in RecentChangeGenerator(start=time.time(), seed=1, canaries_per_hour=0))
         begin = time.time()
@@ -162,11 +162,11 @@ class PacedSource:
 
 
 def bench_latency(directory, seconds, rate, bucket):
-    from anomalies.journal import Journal
+    from streams.journal import Journal
     from anomalies.models import AnomalyLog
-    from anomalies.pipeline import Pipeline
+    from streams.pipeline import Pipeline
     from anomalies.signals import detections_stored
-    from anomalies.store import DetectionStore
+    from streams.store import DetectionStore
 
     committed = {}  # window start (epoch) -> monotonic commit time
 

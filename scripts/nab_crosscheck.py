@@ -32,9 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from anomalies.nab.corpus import Series, load_windows, window_indices  # noqa: E402
-from anomalies.nab.results import read_scores  # noqa: E402
-from anomalies.nab.scoring import PROFILES, score_corpus, scorable_rows  # noqa: E402
+from tda.nab.corpus import Series, load_windows, window_indices  # noqa: E402
+from tda.nab.results import read_scores  # noqa: E402
+from tda.nab.scoring import PROFILES, score_corpus, scorable_rows  # noqa: E402
 
 
 def result_files(results_dir: Path, detector: str) -> dict[str, Path]:

@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "channels",
     "accounts",
     "anomalies",
+    "streams",
+    "alerts",
     "realtime",
 ]
 if USING_MONGODB:

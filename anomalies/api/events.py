@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAdminRole
 from anomalies.api.parsers import LimitedJSONParser, reject_oversized_body
-from anomalies.features import parse_time
+from streams.sources.event_time import parse_time
 from anomalies.models import IngestedEvent
 from topoforge import openapi
 

@@ -9,8 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from anomalies.models import AlertConfig, AnomalyLog
-from anomalies.notification_channels import CHANNEL_TYPES, validate_channels
-from anomalies.tda.severity import severity_for_score
+from alerts.channel_validation import CHANNEL_TYPES, validate_channels
+from tda.severity import severity_for_score
 from topoforge.serializers import ModelSerializer, StringIdField
 
 MAX_DETECTIONS_PER_REQUEST = 1000

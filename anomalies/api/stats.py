@@ -18,7 +18,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
 from anomalies.feedback import FeedbackSummarySerializer, feedback_counts, summarise_feedback
-from anomalies.tda.severity import SEVERITIES
+from tda.severity import SEVERITIES
 
 BUCKETS = {
     "minute": (TruncMinute, timedelta(minutes=1)),

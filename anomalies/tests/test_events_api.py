@@ -2,7 +2,7 @@
 import pytest
 
 from anomalies.models import IngestedEvent
-from anomalies.sources.inbox import InboxSource
+from streams.sources.inbox import InboxSource
 
 pytestmark = pytest.mark.django_db
 
@@ -106,10 +106,10 @@ def test_pushed_events_become_detections_of_the_http_stream(client_for, admin, t
 
     from django.db import connection
 
-    from anomalies.journal import Journal
+    from streams.journal import Journal
     from anomalies.models import AnomalyLog, DetectorCheckpoint
-    from anomalies.pipeline import Pipeline
-    from anomalies.store import DetectionStore
+    from streams.pipeline import Pipeline
+    from streams.store import DetectionStore
 
     start = 1767268800  # 2026-01-01T12:00:00Z
     events = [{"timestamp": start + i, "value": 100 + (i % 7), "key": f"web-{i % 3}"} for i in range(600)]

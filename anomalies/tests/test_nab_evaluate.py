@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from anomalies.nab.corpus import load_corpus
-from anomalies.nab.scoring import PROFILES, score_corpus, scorable_rows
+from tda.nab.corpus import load_corpus
+from tda.nab.scoring import PROFILES, score_corpus, scorable_rows
 
 SHARED_NAB = Path(__file__).resolve().parents[2] / ".." / "shared" / "nab"
 START = datetime(2024, 3, 1)
@@ -163,8 +163,8 @@ MARGIN = 1.5
 @pytest.mark.timeout(3600)
 def test_default_configuration_keeps_its_score_on_the_shared_subset(tmp_path):
     corpus = shared_corpus()
-    from anomalies.nab.runner import detect_series
-    from anomalies.tda import DetectorConfig
+    from tda.nab.runner import detect_series
+    from tda import DetectorConfig
 
     files = {s.key: scorable_rows(detect_series(s, DetectorConfig()), s.windows) for s in corpus}
     standard = score_corpus(files, PROFILES[:1])[0]
@@ -173,9 +173,9 @@ def test_default_configuration_keeps_its_score_on_the_shared_subset(tmp_path):
 
 def standard_counts_on_shared_file(name, **settings):
     """Counts of one shared NAB file at the threshold, with these detector settings changed."""
-    from anomalies.nab.runner import detect_series
-    from anomalies.nab.scoring import raw_score_at
-    from anomalies.tda import DetectorConfig
+    from tda.nab.runner import detect_series
+    from tda.nab.scoring import raw_score_at
+    from tda import DetectorConfig
 
     series = next(s for s in shared_corpus() if s.key.endswith(name))
     config = DetectorConfig(**settings)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anomalies.tda import Detection, Detector, DetectorConfig
-from anomalies.tda.severity import SEVERITIES
+from tda import Detection, Detector, DetectorConfig
+from tda.severity import SEVERITIES
 
 TDA_DIR = Path(__file__).resolve().parents[1] / "tda"
 
@@ -112,7 +112,7 @@ def test_engine_imports_without_django_installed():
     # A fresh interpreter in which importing django fails: the engine must not need it.
     code = (
         "import sys; sys.modules['django'] = None\n"
-        "from anomalies.tda import Detector\n"
+        "from tda import Detector\n"
         "d = Detector()\n"
         "[d.update(float(i), float(i % 7)) for i in range(200)]\n"
         "assert not any(m == 'django' or m.startswith('django.') for m, v in sys.modules.items() if v)\n"

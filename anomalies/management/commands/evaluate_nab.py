@@ -14,8 +14,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from anomalies.nab.runner import evaluate
-from anomalies.tda import DetectorConfig
+from tda.nab.runner import evaluate
+from tda import DetectorConfig
 
 
 class _Progress:

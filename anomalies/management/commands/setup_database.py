@@ -100,7 +100,7 @@ class Command(BaseCommand):
             self.stderr.write(self.style.WARNING(f"Indexes: the unique index on {column} is missing"))
 
     def ensure_session_ttl_index(self, connection):
-        from topoforge.mongo_indexes import ensure_session_ttl_index, session_ttl
+        from accounts.mongo_indexes import ensure_session_ttl_index, session_ttl
 
         outcome = ensure_session_ttl_index(connection)
         collection, field, seconds = session_ttl()

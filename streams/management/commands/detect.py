@@ -1,0 +1,254 @@
+"""``manage.py detect --source ...``: run the detection pipeline on one stream until stopped.
+
+Examples::
+
+    manage.py detect --source generator                      # live synthetic feed (the demo)
+    manage.py detect --source wikipedia                      # the real Wikimedia feed
+    manage.py detect --source replay --file events.jsonl --speed 60
+    manage.py detect --source replay --file nab.csv --bucket 300 --speed 0
+    manage.py detect --source ndjson --url https://api.x.com/2/tweets/search/stream --format twitter
+    manage.py detect --source ndjson --file - --mapping timestamp=ts,value=latency_ms,key=host
+    manage.py detect --source http --stream checkout          # events pushed to POST /api/events
+
+SIGINT/SIGTERM stop it cleanly: queued detections are stored (or journaled) and the state is
+checkpointed, so the next run resumes where this one stopped.
+"""
+import json
+import math
+import signal
+import sys
+import threading
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from streams.sources.event_time import parse_time
+from streams.journal import Journal, JournalLocked
+from streams.pipeline import Pipeline, detector_config
+from streams.sources.base import RECENTCHANGE
+from streams.sources.generator import ANOMALY_KINDS, Anomaly, GeneratorSource, schedule
+from streams.sources.ndjson import NDJSONSource
+from streams.sources.replay import ReplaySource
+from streams.sources.wikimedia import WikimediaSource, user_agent
+from streams.store import DetectionStore, Interrupted, load_checkpoint
+
+SOURCES = ("wikipedia", "ndjson", "replay", "generator", "http")
+
+
+def parse_speed(value):
+    if value in ("fast", "max", "0"):
+        return 0.0
+    if value in ("realtime", "real-time"):
+        return 1.0
+    try:
+        speed = float(value)
+    except ValueError:
+        raise CommandError(f"--speed {value!r}: a factor (1 = real time, 60, ...) or 'fast'") from None
+    if not math.isfinite(speed) or speed < 0:
+        raise CommandError("--speed must be a non-negative factor or 'fast'")
+    return speed
+
+
+def parse_anomaly(text, start):
+    """``kind@offset[+duration]`` with seconds from the generator's start, e.g. bot_storm@600+90."""
+    try:
+        kind, _, rest = text.partition("@")
+        offset, _, duration = rest.partition("+")
+        return Anomaly(kind, start + float(offset), float(duration or 90.0))
+    except ValueError as exc:
+        raise CommandError(f"--anomaly {text!r}: {exc} (use kind@offset[+duration], kinds: {', '.join(ANOMALY_KINDS)})")
+
+
+class Command(BaseCommand):
+    help = "Run the detection pipeline on a stream: source → features → detector → store."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--source", choices=SOURCES, required=True)
+        parser.add_argument("--source-key", help="Identity of the stream for checkpoints and dedup keys.")
+        parser.add_argument("--url", help="wikipedia/ndjson: the stream URL.")
+        parser.add_argument("--file", help="replay: a .jsonl or NAB .csv file; ndjson: a file or - for stdin.")
+        parser.add_argument("--format", choices=("generic", "twitter"), default="generic", help="ndjson flavour.")
+        parser.add_argument("--mapping", default="", help="Generic field mapping, e.g. timestamp=ts,value=ms,key=host.")
+        parser.add_argument("--speed", default=None, help="replay/generator: 1 = real time, N = N× faster, fast.")
+        parser.add_argument("--seed", type=int, default=0, help="generator: random seed.")
+        parser.add_argument("--start", help="generator: event time of the first event (ISO); default now, live.")
+        parser.add_argument("--duration", type=float, help="generator: seconds of event time, then stop.")
+        parser.add_argument("--anomaly", action="append", default=[], help="generator: kind@offset[+duration].")
+        parser.add_argument("--anomalies", type=int, default=0, help="generator: N anomalies spread over --duration.")
+        parser.add_argument("--stream", default="default", help="http: the stream name used by the pushers.")
+        parser.add_argument("--bucket", type=float, default=None, help="Bucket (window) width in seconds.")
+        parser.add_argument("--lateness", type=float, default=None, help="Accepted lateness of events in seconds.")
+        parser.add_argument("--detector-config", default="{}", help="JSON object of DetectorConfig overrides.")
+        parser.add_argument("--checkpoint-seconds", type=float, default=5.0)
+        parser.add_argument("--fresh", action="store_true", help="Ignore the saved checkpoint.")
+        parser.add_argument("--status-interval", type=float, default=None,
+                            help="Seconds between status lines (default 1 on a terminal, 30 otherwise); 0 = none.")
+
+    def handle(self, *args, **options):
+        bucket = options["bucket"] or settings.TOPOFORGE_BUCKET_SECONDS
+        lateness = settings.TOPOFORGE_ALLOWED_LATENESS_SECONDS if options["lateness"] is None else options["lateness"]
+        try:
+            overrides = json.loads(options["detector_config"])
+            detector_config(overrides)  # validate before anything starts
+        except (ValueError, TypeError) as exc:
+            raise CommandError(f"--detector-config: {exc}") from None
+        make_source, kind, source_key = self._source_factory(options, bucket)
+        source_key = options["source_key"] or source_key
+
+        try:
+            journal = Journal(settings.TOPOFORGE_JOURNAL_DIR, source_key)
+        except JournalLocked as exc:
+            raise CommandError(f"{exc}: is another `detect` for {source_key!r} running?") from None
+        stopping = threading.Event()
+        self._install_signal_handlers(stopping, lambda: None)
+        try:
+            checkpoint = None if options["fresh"] else load_checkpoint(source_key, stopping)
+        except Interrupted:
+            journal.close()
+            return
+        store = DetectionStore(source_key, journal, queue_size=settings.TOPOFORGE_STORE_QUEUE_SIZE).start()
+        pipeline = Pipeline.resume(
+            make_source, source_key=source_key, kind=kind, store=store, checkpoint=checkpoint,
+            bucket_seconds=bucket, allowed_lateness=lateness, detector_overrides=overrides,
+            checkpoint_seconds=options["checkpoint_seconds"],
+        )
+        if hasattr(pipeline.source, "consumed"):
+            store.on_checkpoint_stored = pipeline.source.consumed
+        self._install_signal_handlers(stopping, pipeline.stop)
+        status = StatusLine(pipeline, options["status_interval"]).start()
+        ended = False
+        try:
+            ended = pipeline.run()
+        except KeyboardInterrupt:
+            pipeline.stop()
+        finally:
+            status.stop()
+            store.close(final_checkpoint=None if ended else pipeline.final_checkpoint())
+            journal.close()
+        stats = store.stats
+        self.stderr.write(
+            f"{source_key}: {pipeline.counters.events} events, {pipeline.counters.windows} windows, "
+            f"{pipeline.counters.anomalies} anomalies; stored {stats.stored}, already stored "
+            f"{stats.duplicates}, journaled {stats.journaled}, drained {stats.drained}, "
+            f"dropped late {pipeline.aggregator.dropped_late}; source {dict(pipeline.source.stats)}"
+        )
+
+    def _install_signal_handlers(self, stopping, stop):
+        def handler(signum, frame):
+            stopping.set()
+            stop()
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    def _source_factory(self, options, bucket):
+        """(make_source(resume_from), event kind, default source key) for ``--source``."""
+        name = options["source"]
+        if name == "wikipedia":
+            url = options["url"] or settings.TOPOFORGE_WIKIPEDIA_URL
+            agent = user_agent(settings.TOPOFORGE_VERSION, settings.TOPOFORGE_CONTACT)
+            return (lambda resume: WikimediaSource(url, user_agent=agent, resume_from=resume)), RECENTCHANGE, "wikipedia"
+        if name == "ndjson":
+            return self._ndjson(options)
+        if name == "replay":
+            if not options["file"]:
+                raise CommandError("--source replay needs --file")
+            speed = parse_speed(options["speed"] or "fast")
+            try:
+                probe = ReplaySource(options["file"], speed=speed, mapping=options["mapping"])
+            except (OSError, ValueError) as exc:
+                raise CommandError(str(exc)) from None
+
+            def make(resume):
+                return ReplaySource(options["file"], speed=speed, mapping=options["mapping"], resume_from=resume)
+
+            return make, probe.kind, f"replay:{probe.path.name}"
+        if name == "generator":
+            return self._generator(options, bucket)
+        from streams.sources.inbox import InboxSource  # needs the ORM: imported on demand
+
+        stream = options["stream"]
+        return (lambda resume: InboxSource(stream, resume_from=resume)), "generic", f"http:{stream}"
+
+    def _ndjson(self, options):
+        url, path = options["url"], options["file"]
+        if bool(url) == bool(path):
+            raise CommandError("--source ndjson needs exactly one of --url or --file")
+        agent = user_agent(settings.TOPOFORGE_VERSION, settings.TOPOFORGE_CONTACT)
+        try:
+            NDJSONSource(stream=[], mapping=options["mapping"], flavour=options["format"])
+        except ValueError as exc:
+            raise CommandError(f"--mapping: {exc}") from None
+
+        def make(resume):
+            stream = None
+            if path:
+                stream = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+            return NDJSONSource(url=url, stream=stream, mapping=options["mapping"], flavour=options["format"],
+                                bearer_token=settings.TOPOFORGE_NDJSON_BEARER_TOKEN, user_agent=agent)
+
+        key = "twitter" if options["format"] == "twitter" else "ndjson"
+        return make, "generic", key
+
+    def _generator(self, options, bucket):
+        speed = parse_speed(options["speed"] or "1")
+        live = options["start"] is None
+        if live:
+            if speed != 1.0:
+                raise CommandError("--speed needs --start: a live generator runs on the clock")
+            start = math.floor(time.time() / bucket) * bucket  # the first bucket is a whole one
+        else:
+            start = parse_time(options["start"])
+            if start is None:
+                raise CommandError(f"--start {options['start']!r} is not an ISO 8601 time")
+        anomalies = [parse_anomaly(text, start) for text in options["anomaly"]]
+        if options["anomalies"]:
+            if not options["duration"]:
+                raise CommandError("--anomalies needs --duration")
+            try:
+                anomalies += schedule(start, options["duration"], options["anomalies"], seed=options["seed"])
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+
+        def make(resume):
+            if live:  # the clock has moved on: a live feed never replays its past
+                return GeneratorSource(start=time.time() if resume else start, seed=options["seed"],
+                                       anomalies=anomalies, wall_clock=True)
+            return GeneratorSource(start=start, seed=options["seed"], speed=speed, duration=options["duration"],
+                                   anomalies=anomalies, resume_from=resume)
+
+        # A replayed timeline is its own stream: its resume ids mean nothing to the live demo's.
+        key = "generator" if live else f"generator:{options['start']}:seed{options['seed']}"
+        return make, RECENTCHANGE, key
+
+
+class StatusLine:
+    """The one-line live status on stderr: rewritten in place on a terminal, a log line otherwise."""
+
+    def __init__(self, pipeline, interval):
+        self.pipeline = pipeline
+        self.tty = sys.stderr.isatty()
+        self.interval = (1.0 if self.tty else 30.0) if interval is None else interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="status", daemon=True)
+
+    def start(self):
+        if self.interval > 0:
+            self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        if self.tty:
+            sys.stderr.write("\n")
+
+    def _run(self):
+        previous, every = 0, self.interval
+        while not self._stop.wait(every):
+            line = self.pipeline.status_line(previous, every)
+            previous = self.pipeline.counters.events
+            sys.stderr.write(f"\r\x1b[2K{line}" if self.tty else f"{line}\n")
+            sys.stderr.flush()
