@@ -19,9 +19,11 @@ import gc
 import json
 import logging
 import weakref
+from collections import OrderedDict
 from contextlib import suppress
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,9 @@ RETRY_SECONDS = 1.0
 # rarely starves that reader, and detections pile up in Redis (and past its capacity, are lost).
 # Each turn also writes the sockets flushed so far, so the first clients need not wait for the last.
 SWEEP_SLICE_SECONDS = 0.0001
+# Ids of the detections pushed lately, so the two ways a detection reaches the hub (the channel
+# layer, the store follower) push it once. Far more than a few seconds of detections at any rate.
+RECENT_IDS = 20_000
 
 
 class Encoded:
@@ -68,9 +73,35 @@ class SweepFrames:
         return found[1]
 
 
+class RecentIds:
+    """A bounded memory of ids, oldest forgotten first."""
+
+    def __init__(self, size=RECENT_IDS):
+        self.size = size
+        self._ids = OrderedDict()
+
+    def __contains__(self, detection_id):
+        return detection_id in self._ids
+
+    def add(self, detection_id):
+        """Remember ``detection_id``; False if it was already remembered."""
+        if detection_id in self._ids:
+            return False
+        self._ids[detection_id] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return True
+
+
 class Hub:
-    def __init__(self, layer):
+    """``make_follower(hub)``, when given, builds a task source started with the first client
+    (``realtime.store_follower.StoreFollower``: the store's new rows, for layers that do not
+    cross processes)."""
+
+    def __init__(self, layer, make_follower=None):
         self.layer = layer
+        self.make_follower = make_follower
+        self.pushed = RecentIds()
         self.clients = set()
         self.channel = None
         self._tasks = []
@@ -89,11 +120,17 @@ class Hub:
                 freeze_startup_heap()
                 self.channel = await self.layer.new_channel()
                 await self.layer.group_add(GROUP, self.channel)
+                follower = None
+                if self.make_follower is not None:
+                    follower = self.make_follower(self)
+                    await follower.prime()  # rows stored after this returns are followed
                 self._tasks = [
                     asyncio.create_task(self._listen()),
                     asyncio.create_task(self._rejoin()),
                     asyncio.create_task(self._sweep()),
                 ]
+                if follower is not None:
+                    self._tasks.append(asyncio.create_task(follower.run()))
             self.clients.add(client)
 
     async def remove(self, client):
@@ -116,6 +153,16 @@ class Hub:
             encoded = Encoded(detection)
             for client in list(self.clients):
                 client.offer(detection, encoded)
+
+    def has_pushed(self, detection_id):
+        return detection_id in self.pushed
+
+    def dispatch_new(self, detections):
+        """``dispatch`` the detections not pushed yet (by id); return how many there were."""
+        fresh = [d for d in detections if self.pushed.add(d.get("id"))]
+        if fresh:
+            self.dispatch(fresh)
+        return len(fresh)
 
     def flush_soon(self, client):
         """Have ``client.flush`` called in the next sweep."""
@@ -152,7 +199,7 @@ class Hub:
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             if message.get("type") == MESSAGE_TYPE:
-                self.dispatch(message.get("detections") or [])
+                self.dispatch_new(message.get("detections") or [])
 
     async def _rejoin(self):
         while True:
@@ -186,5 +233,16 @@ def get_hub():
     loop = asyncio.get_running_loop()
     hub = _hubs.get(loop)
     if hub is None:
-        hub = _hubs[loop] = Hub(get_channel_layer())
+        hub = _hubs[loop] = Hub(get_channel_layer(), _follower_factory())
     return hub
+
+
+def _follower_factory():
+    """The store follower when REALTIME_FOLLOW_STORE_SECONDS is positive (the default without
+    REDIS_URL), else None."""
+    interval = settings.REALTIME_FOLLOW_STORE_SECONDS
+    if interval <= 0:
+        return None
+    from realtime.store_follower import StoreFollower  # it needs the ORM; the hub alone does not
+
+    return lambda hub: StoreFollower(hub, interval)

@@ -193,6 +193,11 @@ REALTIME_SEND_QUEUE_SIZE = env.int("REALTIME_SEND_QUEUE_SIZE", default=256)
 # SSE rate limit: at most this many events per window per connection; the rest are summarised.
 REALTIME_SSE_MAX_EVENTS = env.int("REALTIME_SSE_MAX_EVENTS", default=100)
 REALTIME_SSE_RATE_WINDOW_SECONDS = env.float("REALTIME_SSE_RATE_WINDOW_SECONDS", default=60)
+# Seconds between the web process's looks at the detections table for rows stored by other
+# processes (realtime/store_follower.py); 0 = never. Without Redis this is how a detector in its
+# own process reaches the browsers; with REDIS_URL the channel layer does it, hence 0.
+# Empty (as in .env.example) means the default.
+REALTIME_FOLLOW_STORE_SECONDS = float(env.str("REALTIME_FOLLOW_STORE_SECONDS", default="") or (0 if REDIS_URL else 0.5))
 
 # --- REST API -------------------------------------------------------------------------------
 def _throttle_rate(name, default="10/minute"):

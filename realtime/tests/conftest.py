@@ -1,5 +1,6 @@
 import pytest
 from channels.layers import channel_layers
+from django.conf import settings as django_settings
 
 
 @pytest.fixture(autouse=True)
@@ -8,3 +9,15 @@ def _fresh_channel_layer():
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def _store_follower_off_in_process(request):
+    """In-process tests push through the broadcast, deterministically; the store follower polls
+    on a timer and is tested on its own (test_store_follower.py, ``@pytest.mark.follow_store``).
+    Live servers (realtime/tests/live.py) run their own settings: the follower on, as deployed."""
+    saved = django_settings.REALTIME_FOLLOW_STORE_SECONDS
+    if request.node.get_closest_marker("follow_store") is None:
+        django_settings.REALTIME_FOLLOW_STORE_SECONDS = 0
+    yield
+    django_settings.REALTIME_FOLLOW_STORE_SECONDS = saved
