@@ -6,9 +6,10 @@ import sys
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "topoforge.settings")
-    from topoforge.config import ConfigurationError
+    from topoforge.config import ConfigurationError, declare_help_only
     from topoforge.startup import DatabaseUnavailable, unreachable_database_message
 
+    declare_help_only(sys.argv)  # `--help` of any command works without a SECRET_KEY
     try:
         from django.core.management import execute_from_command_line
 

@@ -6,6 +6,8 @@ export DEBUG="${DEBUG:-1}"
 HOST="${TOPOFORGE_HOST:-127.0.0.1}"
 PORT="${TOPOFORGE_PORT:-8000}"
 
+scripts/write_env.sh
+
 # A development admin password is generated once and kept under var/ so every `make run` can
 # print working credentials; set TOPOFORGE_ADMIN_PASSWORD to choose your own.
 mkdir -p var

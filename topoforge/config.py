@@ -18,6 +18,23 @@ class ConfigurationError(ImproperlyConfigured):
     """A setting is missing or wrong; ``manage.py`` prints it as one line."""
 
 
+HELP_WORDS = ("help", "--help", "-h", "version", "--version")
+_help_only = False
+
+
+def declare_help_only(argv):
+    """Called by ``manage.py`` with its arguments: a request for help or the version only prints
+    text, so the settings need no SECRET_KEY for it. Returns whether that is the case."""
+    global _help_only
+    args = argv[1:]
+    _help_only = not args or args[0] in HELP_WORDS or "-h" in args or "--help" in args
+    return _help_only
+
+
+def help_only():
+    return _help_only
+
+
 def database_settings(*, mongodb_uri, database_url, database_name, sqlite_path: Path):
     """The ``default`` database: MongoDB if MONGODB_URI, else DATABASE_URL, else SQLite."""
     if mongodb_uri:

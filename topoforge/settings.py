@@ -15,6 +15,7 @@ from topoforge.config import (
     SQL_AUTO_FIELD,
     ConfigurationError,
     database_settings,
+    help_only,
     is_mongodb,
 )
 
@@ -32,6 +33,8 @@ def _secret_key():
     key = env.str("SECRET_KEY", default="")
     if key:
         return key
+    if help_only():
+        return secrets.token_urlsafe(50)  # `manage.py ... --help` signs nothing: any key will do
     if not DEBUG:
         raise ConfigurationError(
             "SECRET_KEY is not set; set it in the environment or .env (required when DEBUG is off)"

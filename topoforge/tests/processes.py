@@ -48,3 +48,32 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def checkout_copy(target):
+    """A copy of this checkout's files (tracked, and new ones not ignored: no .env, no var/) in
+    ``target``, with the same virtualenv, for tests of what `make run` writes beside manage.py."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout.decode().split("\0")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in filter(None, listed):
+        source = REPO / name
+        if name == ".venv" or not source.is_file():
+            continue
+        destination = target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(source.read_bytes())
+        destination.chmod(source.stat().st_mode)
+    (target / ".venv").symlink_to((REPO / ".venv").resolve())
+    return target
+
+
+def environment_without_settings(**variables):
+    """This process's environment without any TopoForge setting: a new user's shell."""
+    names = set(_CLEARED) | {"DEBUG", "REDIS_URL", "TOPOFORGE_STARTUP_CHECK", "DJANGO_SETTINGS_MODULE"}
+    env = {k: v for k, v in os.environ.items() if k not in names}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(variables)
+    return env
