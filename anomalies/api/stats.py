@@ -13,22 +13,34 @@ from datetime import timezone as dt_timezone
 
 from django.db import connections
 from django.db.models import Avg, Count, Max, Min, Q, Sum
-from django.db.models.functions import Substr, TruncDay, TruncHour, TruncMinute
+from django.db.models.functions import Substr, TruncDay, TruncHour, TruncMinute, TruncMonth, TruncYear
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
 from anomalies.feedback import FeedbackSummarySerializer, feedback_counts, summarise_feedback
 from tda.severity import SEVERITIES
 
+# name: (truncation, fixed width or None for calendar months and years)
 BUCKETS = {
     "minute": (TruncMinute, timedelta(minutes=1)),
     "hour": (TruncHour, timedelta(hours=1)),
     "day": (TruncDay, timedelta(days=1)),
+    "month": (TruncMonth, None),
+    "year": (TruncYear, None),
 }
 DEFAULT_BUCKET = "hour"
+# Without ``bucket``: hour, or the first of these that keeps the series within MAX_BUCKETS (a
+# year bucket always does: a date-time has at most 9999 years).
+AUTO_BUCKETS = ("hour", "day", "month", "year")
 MAX_BUCKETS = 10_000
 # Length of the SQLite text prefix that is the bucket, and what completes it to a date-time.
-SQLITE_PREFIXES = {"minute": (16, ":00"), "hour": (13, ":00:00"), "day": (10, " 00:00:00")}
+SQLITE_PREFIXES = {
+    "minute": (16, ":00"),
+    "hour": (13, ":00:00"),
+    "day": (10, " 00:00:00"),
+    "month": (7, "-01 00:00:00"),
+    "year": (4, "-01-01 00:00:00"),
+}
 
 _datetime = serializers.DateTimeField()
 ANOMALOUS = Q(is_anomaly=True)
@@ -100,9 +112,8 @@ def _series(queryset, bucket, first, last):
     """One entry per bucket from the first to the last detection, empty buckets included."""
     if first is None:
         return []
-    width = BUCKETS[bucket][1]
     floor = _floor(first, bucket)
-    buckets = int((_floor(last, bucket) - floor) / width) + 1
+    buckets = bucket_count(first, last, bucket)
     if buckets > MAX_BUCKETS:
         raise ValidationError(
             {
@@ -125,8 +136,8 @@ def _series(queryset, bucket, first, last):
     )
     found = {_bucket_start(row["bucket_start"], bucket): row for row in rows}
     series = []
-    for index in range(buckets):
-        start = floor + index * width
+    start = floor
+    for _ in range(buckets):
         row = found.get(start, {})
         series.append(
             {
@@ -137,7 +148,35 @@ def _series(queryset, bucket, first, last):
                 "max_score": row.get("max_score"),
             }
         )
+        start = _next_start(start, bucket)
     return series
+
+
+def bucket_count(first, last, bucket):
+    """Buckets from the one holding ``first`` to the one holding ``last``, both included."""
+    floor, ceiling = _floor(first, bucket), _floor(last, bucket)
+    if bucket == "year":
+        return ceiling.year - floor.year + 1
+    if bucket == "month":
+        return (ceiling.year - floor.year) * 12 + ceiling.month - floor.month + 1
+    return int((ceiling - floor) / BUCKETS[bucket][1]) + 1
+
+
+def auto_bucket(first, last):
+    """The bucket a request without ``bucket`` gets: hour, or wider when the span needs it."""
+    if first is None:
+        return DEFAULT_BUCKET
+    return next(b for b in AUTO_BUCKETS if b == "year" or bucket_count(first, last, b) <= MAX_BUCKETS)
+
+
+def _next_start(start, bucket):
+    if bucket == "year":
+        return start.replace(year=start.year + 1) if start.year < 9999 else start
+    if bucket == "month":
+        if start.month == 12:
+            return start.replace(year=start.year + 1, month=1) if start.year < 9999 else start
+        return start.replace(month=start.month + 1)
+    return start + BUCKETS[bucket][1]
 
 
 def _bucket_expression(queryset, bucket):
@@ -159,14 +198,21 @@ def _floor(moment, bucket):
         return moment.replace(second=0, microsecond=0)
     if bucket == "hour":
         return moment.replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if bucket == "month":
+        return day.replace(day=1)
+    if bucket == "year":
+        return day.replace(month=1, day=1)
+    return day
 
 
-def compute_stats(queryset, bucket=DEFAULT_BUCKET):
+def compute_stats(queryset, bucket=None):
+    """``bucket`` None: chosen from the span (``auto_bucket``)."""
     queryset = queryset.order_by()  # an ORDER BY only slows aggregates down
     combined = _combine(_groups(queryset))
     first, last = combined.pop("first"), combined.pop("last")
     feedback = combined.pop("feedback")
+    bucket = bucket or auto_bucket(first, last)
     return {
         **combined,
         "first_timestamp": _iso(first),
@@ -180,8 +226,11 @@ def compute_stats(queryset, bucket=DEFAULT_BUCKET):
 class BucketSerializer(serializers.Serializer):
     bucket = serializers.ChoiceField(
         choices=list(BUCKETS),
-        default=DEFAULT_BUCKET,
-        help_text=f"Width of the time-series buckets (UTC). At most {MAX_BUCKETS} buckets.",
+        required=False,
+        help_text=(
+            f"Width of the time-series buckets (UTC); at most {MAX_BUCKETS} buckets, else 400. "
+            "Omitted: hour, or the narrowest of day, month and year that fits the span."
+        ),
     )
 
 

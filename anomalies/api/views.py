@@ -151,7 +151,7 @@ class AnomalyStatsView(AnomalyQueryMixin, generics.GenericAPIView):
         options = BucketSerializer(data=request.query_params)
         options.is_valid(raise_exception=True)
         queryset = self.filter_queryset(self.get_queryset())
-        return Response(compute_stats(queryset, options.validated_data["bucket"]))
+        return Response(compute_stats(queryset, options.validated_data.get("bucket")))
 
 
 class IgnoreFormatParameter(BaseContentNegotiation):
@@ -176,7 +176,7 @@ class IgnoreFormatParameter(BaseContentNegotiation):
     filters=True,
     parameters=[
         OpenApiParameter(
-            "format", OpenApiTypes.STR, enum=list(FORMATS), required=True, description="csv or ndjson."
+            "format", OpenApiTypes.STR, enum=list(FORMATS), default="csv", description="csv (the default) or ndjson."
         )
     ],
     responses={
@@ -190,7 +190,7 @@ class AnomalyExportView(AnomalyQueryMixin, generics.GenericAPIView):
     content_negotiation_class = IgnoreFormatParameter
 
     def get(self, request):
-        export_format = request.query_params.get("format")
+        export_format = request.query_params.get("format", "csv")
         if export_format not in FORMATS:
             raise ValidationError({"format": [f"Must be one of: {', '.join(FORMATS)}."]})
         filterset = self.filterset_class(request.query_params, queryset=self.get_queryset(), request=request)

@@ -164,8 +164,8 @@ def test_export_streams_many_rows_in_several_chunks(client):
 @pytest.mark.parametrize(
     "params, field",
     [
-        ({}, "format"),
         ({"format": "xlsx"}, "format"),
+        ({"format": ""}, "format"),
         ({"format": "csv", "start_date": "soon"}, "start_date"),
         ({"format": "csv", "start_date": "2024-02-01", "end_date": "2024-01-01"}, "end_date"),
         ({"format": "csv", "severity": "extreme"}, "severity"),
@@ -178,6 +178,13 @@ def test_bad_query_is_refused_with_json_error_naming_the_parameter(client, rows,
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert field in response.json()["error"]["fields"]
+
+
+def test_without_format_the_export_is_csv(client, rows):
+    response = client.get(URL, {**FILTERS})
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].endswith('.csv"')
+    assert content(response) == content(client.get(URL, {**FILTERS, "format": "csv"}))
 
 
 def test_anonymous_may_not_export(api_client, rows):

@@ -162,6 +162,36 @@ def test_nothing_matches(client, rows):
     assert stats["by_severity"] == {"low": 0, "medium": 0, "high": 0, "critical": 0}
 
 
+def test_without_bucket_a_span_beyond_ten_thousand_hours_gets_days(client, rows):
+    store("2020-01-01T00:00:00", "wiki", 0.1, False, (0, 0, 0))  # 4 years and 5 months before
+
+    stats = get_stats(client)
+
+    assert stats["bucket"] == "day"
+    assert len(stats["series"]) == 1615  # 2020-01-01 .. 2024-06-02, both included
+    assert stats["series"][0]["start"] == "2020-01-01T00:00:00Z" and stats["series"][0]["total"] == 1
+    assert sum(point["total"] for point in stats["series"]) == 6
+
+
+def test_without_bucket_centuries_get_months_then_years(client, rows):
+    store("1500-03-01T00:00:00", "wiki", 0.1, False, (0, 0, 0))
+    stats = get_stats(client)
+    assert stats["bucket"] == "month"
+    assert len(stats["series"]) == (2024 - 1500) * 12 + 6 - 3 + 1
+    assert stats["series"][1]["start"] == "1500-04-01T00:00:00Z"
+
+    store("0001-01-01T00:00:00", "wiki", 0.1, False, (0, 0, 0))
+    stats = get_stats(client)
+    assert stats["bucket"] == "year"
+    assert [p["start"] for p in stats["series"][:2]] == ["0001-01-01T00:00:00Z", "0002-01-01T00:00:00Z"]
+    assert len(stats["series"]) == 2024 and stats["series"][-1]["total"] == 5
+
+
+def test_month_and_year_buckets_can_be_asked_for(client, rows):
+    assert [p["total"] for p in get_stats(client, bucket="month")["series"]] == [5]
+    assert [p["start"] for p in get_stats(client, bucket="year")["series"]] == ["2024-01-01T00:00:00Z"]
+
+
 def test_too_many_buckets_is_refused_naming_bucket(client, rows):
     store("2020-01-01T00:00:00", "wiki", 0.1, False, (0, 0, 0))
 

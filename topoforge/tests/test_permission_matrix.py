@@ -191,3 +191,17 @@ def test_permission(row, caller, matrix):
         )
     finally:
         response.close()  # ends a streaming response's generator
+
+
+def test_one_rule_for_403_and_404():
+    """403: the caller's role may not do this, whoever owns the object (the answer does not depend
+    on the id); 404: the object is not yours, or does not exist (a viewer never learns whether
+    another user's user record, session, alert configuration or delivery exists). So a second
+    viewer gets 403 on an object only where its owner does too, and never 403 where the owner
+    gets anything else; README "Errors" states the rule."""
+    ownership_403 = [row for row in ROWS if row.other_viewer == 403 and row.viewer != 403]
+    assert ownership_403 == []
+    not_yours = [row for row in ROWS if row.other_viewer == 404 and row.viewer != 404]
+    assert {template(row.path) for row in not_yours} >= {
+        "/api/users/{}", "/api/alerts/configs/{}", "/api/auth/sessions/{}",
+    }
