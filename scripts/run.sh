@@ -39,7 +39,8 @@ INFO
 # reads the synthetic feed by default, the live Wikimedia feed with TOPOFORGE_SOURCE=wikipedia.
 .venv/bin/python manage.py alert_worker &
 ALERT_WORKER_PID=$!
-.venv/bin/python manage.py detect --source "${TOPOFORGE_SOURCE:-generator}" --status-interval 0 &
+# Its status line comes every 10 s as a line of its own (the terminal is shared with the server's log).
+.venv/bin/python manage.py detect --source "${TOPOFORGE_SOURCE:-generator}" --status-interval 10 --status-lines &
 DETECTOR_PID=$!
 .venv/bin/daphne -b "$HOST" -p "$PORT" topoforge.asgi:application &
 SERVER_PID=$!

@@ -84,6 +84,9 @@ class Command(BaseCommand):
         parser.add_argument("--fresh", action="store_true", help="Ignore the saved checkpoint.")
         parser.add_argument("--status-interval", type=float, default=None,
                             help="Seconds between status lines (default 1 on a terminal, 30 otherwise); 0 = none.")
+        parser.add_argument("--status-lines", action="store_true",
+                            help="Print each status as a new line, never redrawn in place (a terminal "
+                                 "shared with other processes, as under `make run`).")
 
     def handle(self, *args, **options):
         bucket = options["bucket"] or settings.TOPOFORGE_BUCKET_SECONDS
@@ -116,7 +119,7 @@ class Command(BaseCommand):
         if hasattr(pipeline.source, "consumed"):
             store.on_checkpoint_stored = pipeline.source.consumed
         self._install_signal_handlers(stopping, pipeline.stop)
-        status = StatusLine(pipeline, options["status_interval"]).start()
+        status = StatusLine(pipeline, options["status_interval"], redraw=not options["status_lines"]).start()
         ended = False
         try:
             ended = pipeline.run()
@@ -226,9 +229,10 @@ class Command(BaseCommand):
 class StatusLine:
     """The one-line live status on stderr: rewritten in place on a terminal, a log line otherwise."""
 
-    def __init__(self, pipeline, interval):
+    def __init__(self, pipeline, interval, redraw=True, stream=None):
         self.pipeline = pipeline
-        self.tty = sys.stderr.isatty()
+        self.stream = stream or sys.stderr
+        self.tty = redraw and self.stream.isatty()
         self.interval = (1.0 if self.tty else 30.0) if interval is None else interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="status", daemon=True)
@@ -243,12 +247,12 @@ class StatusLine:
         if self._thread.is_alive():
             self._thread.join()
         if self.tty:
-            sys.stderr.write("\n")
+            self.stream.write("\n")
 
     def _run(self):
         previous, every = 0, self.interval
         while not self._stop.wait(every):
             line = self.pipeline.status_line(previous, every)
             previous = self.pipeline.counters.events
-            sys.stderr.write(f"\r\x1b[2K{line}" if self.tty else f"{line}\n")
-            sys.stderr.flush()
+            self.stream.write(f"\r\x1b[2K{line}" if self.tty else f"detect: {line}\n")
+            self.stream.flush()
