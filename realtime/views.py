@@ -1,14 +1,20 @@
-"""The dashboard page, and the login/logout pages around it (Django session auth)."""
+"""The dashboard page, the login/logout pages around it (Django session auth), and /favicon.ico."""
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
 from anomalies.models import AnomalyLog
 from realtime.broadcast import serialize
 
 INITIAL_DETECTIONS = 300
+# 16 and 32 px renderings of favicon.svg. Browsers ask for /favicon.ico whatever the page links.
+FAVICON = (Path(__file__).parent / "static" / "realtime" / "favicon.ico").read_bytes()
 
 
 @require_GET
@@ -40,3 +46,9 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     next_page = "realtime:login"
+
+
+@require_GET
+@cache_control(public=True, max_age=86400)
+def favicon(request):
+    return HttpResponse(FAVICON, content_type="image/x-icon")

@@ -164,3 +164,18 @@ def test_a_viewer_is_sent_to_the_login_page(client, viewer):
     response = client.get(_url(AnomalyLog, "changelist"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_detection_times_are_shown_to_the_second(admin_client):
+    from datetime import datetime, timezone
+
+    from anomalies.models import AnomalyLog
+
+    for second in (0, 10, 20):  # three windows of one minute: they must not look alike
+        AnomalyLog.objects.create_log(
+            timestamp=datetime(2026, 1, 1, 12, 0, second, tzinfo=timezone.utc), source_type="wikipedia",
+            anomaly_score=0.5,
+        )
+    page = admin_client.get(_url(AnomalyLog, "changelist")).content.decode()
+    for second in ("00", "10", "20"):
+        assert f"2026-01-01 12:00:{second} UTC" in page
