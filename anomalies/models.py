@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from tda.severity import SEVERITIES, severity_for_score
@@ -38,7 +38,60 @@ def new_dedup_key():
     return uuid.uuid4().hex
 
 
+# Fields whose change moves a detection between rollup groups or changes their aggregates.
+ROLLUP_FIELDS = frozenset(
+    {"timestamp", "source_type", "severity", "is_anomaly", "anomaly_score", "betti_h0",
+     "betti_h1", "betti_h2", "feedback_label"}
+)
+
+
 class AnomalyLogQuerySet(models.QuerySet):
+    """Every write of detections goes through here, so the rollups follow in the same transaction."""
+
+    def insert_new(self, objects):
+        """Insert the detections whose ``dedup_key`` is not stored yet; return those inserted.
+
+        Idempotent: a detection stored twice is ignored and counted in the rollups once.
+        """
+        from anomalies import rollups
+
+        return rollups.insert_new(self, objects)
+
+    def bulk_create(self, objs, *args, ignore_conflicts=False, **kwargs):
+        if ignore_conflicts:
+            raise TypeError(
+                "AnomalyLog bulk_create(ignore_conflicts=True) cannot tell the rollups which rows "
+                "were inserted; use AnomalyLog.objects.insert_new(objects)."
+            )
+        from anomalies import rollups
+
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            rollups.add(created, using=self.db)
+        return created
+
+    def delete(self):
+        from anomalies import rollups
+
+        with transaction.atomic(using=self.db):
+            removed = rollups.groups_of(self)
+            result = super().delete()
+            rollups.subtract(removed, using=self.db)
+        return result
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+    def update(self, **kwargs):
+        if not ROLLUP_FIELDS.intersection(kwargs):
+            return super().update(**kwargs)
+        from anomalies import rollups
+
+        with transaction.atomic(using=self.db):
+            return rollups.update_rows(self, kwargs)
+
+    update.alters_data = True
+
     def create_log(self, *, timestamp, source_type, anomaly_score, **fields):
         """Store one detection; severity follows from the score unless given."""
         fields.setdefault("severity", severity_for_score(anomaly_score))
@@ -97,10 +150,78 @@ class AnomalyLog(models.Model):
             models.Index(fields=["timestamp", "source_type"], name="anomalylog_time_source"),
             models.Index(fields=["is_anomaly", "timestamp"], name="anomalylog_flag_time"),
             models.Index(fields=["anomaly_score"], name="anomalylog_score"),
+            models.Index(
+                fields=["source_type", "is_anomaly", "timestamp"], name="anomalylog_source_flag_time"
+            ),
         ]
 
     def __str__(self):
         return f"{self.source_type} {self.timestamp:%Y-%m-%d %H:%M:%S} score {self.anomaly_score:.3f}"
+
+    def save(self, *args, **kwargs):
+        """A saved detection moves the rollups: out of its stored group, into its new one."""
+        from anomalies import rollups
+
+        using = kwargs.get("using") or self._state.db or "default"
+        with transaction.atomic(using=using):
+            stored = None
+            if not self._state.adding and self.pk is not None:
+                stored = AnomalyLog.objects.using(using).filter(pk=self.pk)
+                stored = rollups.groups_of(stored) if stored.exists() else None
+            super().save(*args, **kwargs)
+            if stored is not None:
+                rollups.subtract(stored, using=using)
+            rollups.add([self], using=using)
+
+    def delete(self, *args, **kwargs):
+        using = kwargs.get("using") or self._state.db or "default"
+        with transaction.atomic(using=using):
+            return AnomalyLog.objects.using(using).filter(pk=self.pk).delete()
+
+
+class RollupPeriod(models.TextChoices):
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day"
+
+
+class DetectionRollup(models.Model):
+    """Aggregates of the detections of one hour or day, source, series, severity and flag.
+
+    Maintained by ``AnomalyLogQuerySet`` in the transaction that writes the detections
+    (``anomalies/rollups.py``), rebuilt by ``manage.py rebuild_rollups``. Stats and counts read
+    whole buckets from here and only the ragged edges of a time range from the detections.
+    """
+
+    period = models.CharField(max_length=8, choices=RollupPeriod.choices)
+    start = models.DateTimeField(help_text="Start of the hour or day, UTC.")
+    source_type = models.CharField(max_length=64)
+    series = models.CharField(max_length=200, blank=True, default="")
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    is_anomaly = models.BooleanField()
+    count = models.BigIntegerField(default=0)
+    score_sum = models.FloatField(default=0.0)
+    score_min = models.FloatField(null=True)
+    score_max = models.FloatField(null=True)
+    h0_sum = models.BigIntegerField(default=0)
+    h1_sum = models.BigIntegerField(default=0)
+    h2_sum = models.BigIntegerField(default=0)
+    first_at = models.DateTimeField(null=True, help_text="Earliest detection of the group.")
+    last_at = models.DateTimeField(null=True, help_text="Latest detection of the group.")
+    feedback_anomaly = models.BigIntegerField(default=0)
+    feedback_expected = models.BigIntegerField(default=0)
+    feedback_not_anomaly = models.BigIntegerField(default=0)
+    feedback_new_trend = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "start", "source_type", "series", "severity", "is_anomaly"],
+                name="rollup_group",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.period} {self.start:%Y-%m-%d %H:%M} {self.source_type} {self.severity}"
 
 
 DEFAULT_ALERT_COOLDOWN_SECONDS = 600

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from anomalies.models import AnomalyLog, DetectorCheckpoint
@@ -235,32 +235,8 @@ class DetectionStore:
             announce(new_rows)
 
     def _insert(self, rows):
-        """Insert the rows not stored yet; return the saved instances that are new."""
-        unique = {row["dedup_key"]: row for row in rows}
-        if not unique:
-            return []
-        existing = set(
-            AnomalyLog.objects.filter(dedup_key__in=list(unique)).values_list("dedup_key", flat=True)
-        )
-        objects = [to_instance(row) for key, row in unique.items() if key not in existing]
-        if not objects:
-            return []
-        if connection.features.supports_ignore_conflicts:
-            AnomalyLog.objects.bulk_create(objects, ignore_conflicts=True)
-            keys = [obj.dedup_key for obj in objects]
-            return list(AnomalyLog.objects.filter(dedup_key__in=keys).order_by("timestamp"))
-        try:  # MongoDB: the unique index refuses duplicates; fall back to one by one
-            return AnomalyLog.objects.bulk_create(objects)
-        except IntegrityError:
-            saved = []
-            for obj in objects:
-                obj.pk = None
-                try:
-                    obj.save(force_insert=True)
-                    saved.append(obj)
-                except IntegrityError:
-                    pass
-            return saved
+        """Insert the rows not stored yet (and count them in the rollups); return the new ones."""
+        return AnomalyLog.objects.insert_new([to_instance(row) for row in rows])
 
     def _save_checkpoint(self, checkpoint):
         updated = DetectorCheckpoint.objects.filter(source_key=self.source_key).update(
