@@ -25,10 +25,10 @@ from alerts.channel_validation import validate_channels
 @admin.register(AnomalyLog)
 class AnomalyLogAdmin(admin.ModelAdmin):
     list_display = (
-        "timestamp", "source_type", "score", "severity", "is_anomaly", "betti", "feedback_label"
+        "timestamp", "source_type", "series", "score", "severity", "is_anomaly", "betti", "feedback_label"
     )
-    list_filter = ("is_anomaly", "severity", "source_type", "feedback_label")
-    search_fields = ("source_type", "dedup_key")
+    list_filter = ("is_anomaly", "severity", "source_type", "feedback_label", "series")
+    search_fields = ("source_type", "series", "dedup_key")
     date_hierarchy = "timestamp"
     readonly_fields = ("dedup_key", "created_at")
     list_per_page = 50

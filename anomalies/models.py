@@ -117,6 +117,10 @@ class AnomalyLog(models.Model):
 
     timestamp = models.DateTimeField(help_text="End of the evaluated window, UTC.")
     source_type = models.CharField(max_length=64, help_text="wikipedia, ndjson, replay, ...")
+    series = models.CharField(
+        max_length=200, blank=True, default="",
+        help_text="The series inside the stream (detect --split-by: a host, a metric, a wiki); blank: one series.",
+    )
     event_data = models.JSONField(default=dict, blank=True)
     betti_h0 = models.PositiveIntegerField(default=0)
     betti_h1 = models.PositiveIntegerField(default=0)
@@ -153,6 +157,7 @@ class AnomalyLog(models.Model):
             models.Index(
                 fields=["source_type", "is_anomaly", "timestamp"], name="anomalylog_source_flag_time"
             ),
+            models.Index(fields=["source_type", "series", "timestamp"], name="anomalylog_series_time"),
         ]
 
     def __str__(self):

@@ -110,7 +110,7 @@ def groups_of_objects(objects):
     """Hour and day groups of detection instances, computed in Python."""
     hours = {}
     for obj in objects:
-        key = (RollupPeriod.HOUR, floor(obj.timestamp, RollupPeriod.HOUR), obj.source_type, "",
+        key = (RollupPeriod.HOUR, floor(obj.timestamp, RollupPeriod.HOUR), obj.source_type, obj.series,
                obj.severity, bool(obj.is_anomaly))
         labels = {obj.feedback_label: 1} if obj.feedback_label else {}
         score = obj.anomaly_score
@@ -141,7 +141,7 @@ def groups_of(queryset):
     rows = (
         queryset.order_by()
         .annotate(rollup_hour=_hour_expression(vendor))
-        .values("rollup_hour", "source_type", "severity", "is_anomaly")
+        .values("rollup_hour", "source_type", "series", "severity", "is_anomaly")
         .annotate(
             n=Count("pk"), score_total=Sum("anomaly_score"), low=Min("anomaly_score"),
             high=Max("anomaly_score"), h0=Sum("betti_h0"), h1=Sum("betti_h1"), h2=Sum("betti_h2"),
@@ -152,7 +152,7 @@ def groups_of(queryset):
     )
     hours = {}
     for row in rows:
-        key = (RollupPeriod.HOUR, _hour_start(row["rollup_hour"]), row["source_type"], "",
+        key = (RollupPeriod.HOUR, _hour_start(row["rollup_hour"]), row["source_type"], row["series"],
                row["severity"], bool(row["is_anomaly"]))
         labels = {label: row[f"label_{label}"] for label in FeedbackLabel.values}
         hours[key] = Group(row["n"], row["score_total"] or 0.0, row["h0"] or 0, row["h1"] or 0,
@@ -231,13 +231,14 @@ def _settle(keys, using):
     rollups = DetectionRollup.objects.using(using)
     rollups.filter(count__lte=0).delete()
     for key in keys:
-        period, start, source_type, _series, severity, is_anomaly = key
+        period, start, source_type, series, severity, is_anomaly = key
         if not rollups.filter(**_key_filter(key)).exists():
             continue
         extremes = (
             AnomalyLog.objects.using(using)
             .filter(timestamp__gte=start, timestamp__lt=start + PERIODS[period],
-                    source_type=source_type, severity=severity, is_anomaly=is_anomaly)
+                    source_type=source_type, series=series, severity=severity,
+                    is_anomaly=is_anomaly)
             .order_by()
             .aggregate(score_min=Min("anomaly_score"), score_max=Max("anomaly_score"),
                        first_at=Min("timestamp"), last_at=Max("timestamp"))

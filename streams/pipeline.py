@@ -40,6 +40,42 @@ def dedup_key(source_key, window_start):
     return f"{source_key}:{iso(window_start)}"
 
 
+def window_row(window, detection, *, key, source, aggregator, detector_parameters, series=""):
+    """The stored row (see ``streams.store.ROW_FIELDS``) of one evaluated window of ``key``."""
+    window_span = {"start": iso(window.start), "end": iso(window.end)}
+    return {
+        "dedup_key": dedup_key(key, window.start),
+        "timestamp": iso(window.end),
+        "source_type": source.source_type,
+        "series": series,
+        "event_data": {
+            "window": window_span,
+            "features": window.features,
+            "examples": window.examples,
+        },
+        "betti_h0": int(detection.betti_h0),
+        "betti_h1": int(detection.betti_h1),
+        "betti_h2": int(detection.betti_h2),
+        "anomaly_score": float(detection.score),
+        "is_anomaly": bool(detection.is_anomaly),
+        "severity": detection.severity,
+        "metadata": {
+            "source_key": key,
+            "window": window_span,
+            "bucket_seconds": aggregator.bucket_seconds,
+            "allowed_lateness": aggregator.allowed_lateness,
+            "feature_names": list(aggregator.bucket_cls.FEATURES),
+            "detector": detector_parameters,
+            "summaries": detection.summaries,
+            "diagram": detection.diagram,
+            "warming_up": bool(detection.warming_up),
+            "after_gap": window.after_gap,
+            "last_event_id": source.last_event_id,
+            "source": source.describe(),
+        },
+    }
+
+
 @dataclass
 class PipelineCounters:
     events: int = 0
@@ -148,37 +184,12 @@ class Pipeline:
     def _row(self, window, detection):
         self.counters.windows += 1
         self.counters.anomalies += bool(detection.is_anomaly)
-        window_span = {"start": iso(window.start), "end": iso(window.end)}
-        return {
-            "dedup_key": dedup_key(self.source_key, window.start),
-            "timestamp": iso(window.end),
-            "source_type": self.source.source_type,
-            "event_data": {
-                "window": window_span,
-                "features": window.features,
-                "examples": window.examples,
-            },
-            "betti_h0": int(detection.betti_h0),
-            "betti_h1": int(detection.betti_h1),
-            "betti_h2": int(detection.betti_h2),
-            "anomaly_score": float(detection.score),
-            "is_anomaly": bool(detection.is_anomaly),
-            "severity": detection.severity,
-            "metadata": {
-                "source_key": self.source_key,
-                "window": window_span,
-                "bucket_seconds": self.aggregator.bucket_seconds,
-                "allowed_lateness": self.aggregator.allowed_lateness,
-                "feature_names": list(self.aggregator.bucket_cls.FEATURES),
-                "detector": self._detector_parameters,
-                "summaries": detection.summaries,
-                "diagram": detection.diagram,
-                "warming_up": bool(detection.warming_up),
-                "after_gap": window.after_gap,
-                "last_event_id": self.source.last_event_id,
-                "source": self.source.describe(),
-            },
-        }
+        return window_row(window, detection, key=self.source_key, source=self.source,
+                          aggregator=self.aggregator, detector_parameters=self._detector_parameters)
+
+    @property
+    def dropped_late(self):
+        return self.aggregator.dropped_late
 
     # --- status -----------------------------------------------------------------------------
     def status_line(self, previous_events, interval):

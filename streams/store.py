@@ -31,7 +31,7 @@ from streams.sources.base import Backoff
 
 logger = logging.getLogger(__name__)
 
-ROW_FIELDS = ("dedup_key", "source_type", "event_data", "betti_h0", "betti_h1", "betti_h2",
+ROW_FIELDS = ("dedup_key", "source_type", "series", "event_data", "betti_h0", "betti_h1", "betti_h2",
               "anomaly_score", "is_anomaly", "severity", "metadata")
 
 
@@ -75,6 +75,7 @@ class DetectionStore:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.on_checkpoint_stored = on_checkpoint_stored
+        self.on_series_stored = None  # called with {key: state} once a checkpoint's series are stored
         self.stats = StoreStats()
         # Items: (kind, payload, fresh): kind "row" or "checkpoint"; fresh rows come from the
         # pipeline (journal them if they cannot be stored), the others from the journal.
@@ -109,10 +110,15 @@ class DetectionStore:
             self.journal.append(overflow)
             self.stats.journaled += len(overflow)
 
-    def checkpoint(self, state, last_event_id):
-        """Queue a checkpoint behind the rows submitted so far; skipped when the queue is full."""
+    def checkpoint(self, state, last_event_id, series=None):
+        """Queue a checkpoint behind the rows submitted so far; skipped when the queue is full.
+
+        ``series`` ({checkpoint key: state}) are the states of the series of a split stream
+        that changed since the previous checkpoint, saved in the same transaction.
+        """
+        payload = {"state": state, "last_event_id": last_event_id, "series": series or {}}
         try:
-            self._queue.put_nowait(("checkpoint", {"state": state, "last_event_id": last_event_id}, False))
+            self._queue.put_nowait(("checkpoint", payload, False))
             return True
         except queue.Full:
             self.stats.checkpoints_skipped += 1
@@ -183,7 +189,7 @@ class DetectionStore:
         """Write until it works; past the shutdown deadline, journal the rows and give up."""
         rows = [payload for kind, payload, _ in items if kind == "row"]
         checkpoints = [payload for kind, payload, _ in items if kind == "checkpoint"]
-        checkpoint = checkpoints[-1] if checkpoints else None
+        checkpoint = merged(checkpoints)
         while True:
             try:
                 if self._connection_dirty:
@@ -231,6 +237,8 @@ class DetectionStore:
                     self.on_checkpoint_stored(checkpoint["last_event_id"])
                 except Exception:  # housekeeping only: the checkpoint itself is stored
                     logger.exception("store %s: after-checkpoint hook failed", self.source_key)
+            if self.on_series_stored is not None and checkpoint.get("series"):
+                self.on_series_stored(checkpoint["series"])
         if new_rows:
             announce(new_rows)
 
@@ -239,6 +247,9 @@ class DetectionStore:
         return AnomalyLog.objects.insert_new([to_instance(row) for row in rows])
 
     def _save_checkpoint(self, checkpoint):
+        save_series_states(checkpoint.get("series") or {})
+        if checkpoint["state"] is None:  # only series states (a worker's shard)
+            return
         updated = DetectorCheckpoint.objects.filter(source_key=self.source_key).update(
             state=checkpoint["state"], last_event_id=checkpoint["last_event_id"] or "",
             updated_at=timezone.now(),
@@ -248,6 +259,33 @@ class DetectionStore:
                 source_key=self.source_key, state=checkpoint["state"],
                 last_event_id=checkpoint["last_event_id"] or "",
             )
+
+
+def merged(checkpoints):
+    """One checkpoint standing for several queued in order: the last stream state, and every
+    series state, the later one of a series winning."""
+    if not checkpoints:
+        return None
+    series = {}
+    for checkpoint in checkpoints:
+        series.update(checkpoint.get("series") or {})
+    return {**checkpoints[-1], "series": series}
+
+
+def save_series_states(states):
+    """Upsert the checkpoints ``{source key: state}`` in bulk (thousands per checkpoint)."""
+    if not states:
+        return
+    now = timezone.now()
+    existing = {row.source_key: row for row in DetectorCheckpoint.objects.filter(source_key__in=list(states))}
+    for key, row in existing.items():
+        row.state, row.updated_at = states[key], now
+    if existing:
+        DetectorCheckpoint.objects.bulk_update(list(existing.values()), ["state", "updated_at"], batch_size=500)
+    fresh = [DetectorCheckpoint(source_key=key, state=state, last_event_id="")
+             for key, state in states.items() if key not in existing]
+    if fresh:
+        DetectorCheckpoint.objects.bulk_create(fresh, batch_size=500)
 
 
 def reset_connection():
@@ -280,7 +318,7 @@ def transaction_capable():
 
 
 def to_instance(row):
-    fields = {name: row[name] for name in ROW_FIELDS}
+    fields = {name: row[name] for name in ROW_FIELDS if name in row}  # journals before series: blank
     return AnomalyLog(timestamp=datetime.fromisoformat(row["timestamp"].replace("Z", "+00:00")), **fields)
 
 

@@ -82,6 +82,10 @@ class AnomalyLogFilter(django_filters.FilterSet):
     source = django_filters.CharFilter(
         field_name="source_type", max_length=64, help_text="Exact source_type, e.g. `wikipedia`."
     )
+    series = django_filters.CharFilter(
+        field_name="series", max_length=200,
+        help_text="Exact series inside the stream (detect --split-by), e.g. `web-1`; best with `source`.",
+    )
     is_anomaly = BooleanFilter(field_name="is_anomaly", help_text="true or false.")
     severity = django_filters.MultipleChoiceFilter(
         field_name="severity",

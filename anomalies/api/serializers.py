@@ -83,6 +83,7 @@ class AnomalyLogSerializer(ModelSerializer):
             "dedup_key",
             "created_at",
             "feedback_label",
+            "series",
         ]
         read_only_fields = ["dedup_key", "created_at", "feedback_label"]
         extra_kwargs = {
@@ -91,6 +92,8 @@ class AnomalyLogSerializer(ModelSerializer):
                 "or empty. Given with POST /api/anomalies/{id}/feedback."
             },
             "anomaly_score": {"help_text": "Calibrated anomaly score in [0, 1]."},
+            "series": {"help_text": "The series inside the stream (a host, a metric, a wiki: detect "
+                       "--split-by); empty for a stream that is one series."},
             "is_anomaly": {"help_text": "Whether the detector flagged this window."},
             "event_data": {"help_text": "The window's features or raw event summary (a JSON object)."},
             "metadata": {"help_text": "Free-form JSON object (detector version, parameters, ...)."},

@@ -19,6 +19,7 @@ ROWS = [
     ("f", "2024-05-02T00:00:00", "replay", 0.0, False),  # low
     ("g", "2024-05-02T00:00:00", "replay", 1.0, True),  # critical, same instant as f
 ]
+SERIES = {"a": "enwiki", "b": "enwiki", "e": "dewiki"}  # the others: blank (a stream of one series)
 
 
 @pytest.fixture
@@ -32,6 +33,7 @@ def rows():
             anomaly_score=score,
             is_anomaly=flag,
             event_data={"name": name},
+            series=SERIES.get(name, ""),
         )
     return stored
 
@@ -61,6 +63,8 @@ def test_item_has_the_detection_fields_with_string_id_and_utc_z_times(client, ro
     assert item["created_at"].endswith("Z")
     assert item["severity"] == "low"
     assert item["source_type"] == "wiki"
+    assert item["series"] == "enwiki"
+    assert list(item)[-1] == "series"  # appended: clients reading columns by position keep working
 
 
 @pytest.mark.parametrize(
@@ -76,6 +80,9 @@ def test_item_has_the_detection_fields_with_string_id_and_utc_z_times(client, ro
         ({"start_date": "2024-05-02T00:00:00Z", "end_date": "2024-05-02T00:00:00Z"}, []),
         ({"source": "wiki"}, ["e", "b", "a"]),
         ({"source": "nothing"}, []),
+        ({"series": "enwiki"}, ["b", "a"]),
+        ({"source": "wiki", "series": "dewiki"}, ["e"]),
+        ({"series": "nowiki"}, []),
         ({"is_anomaly": "true"}, ["g", "e", "d", "b"]),
         ({"is_anomaly": "false"}, ["f", "c", "a"]),
         ({"is_anomaly": "1"}, ["g", "e", "d", "b"]),

@@ -23,7 +23,8 @@ def make(rng, index, **fields):
     score = round(rng.random(), 4)
     values = dict(
         timestamp=T0 + timedelta(minutes=rng.randrange(0, 3 * 24 * 60), seconds=rng.randrange(60)),
-        source_type=rng.choice(["wiki", "ndjson", "replay"]), anomaly_score=score,
+        source_type=rng.choice(["wiki", "ndjson", "replay"]), series=rng.choice(["", "enwiki", "dewiki"]),
+        anomaly_score=score,
         is_anomaly=score > 0.8, severity=rng.choice(["low", "medium", "high", "critical"]),
         betti_h0=rng.randrange(5), betti_h1=rng.randrange(3), betti_h2=rng.randrange(2),
         dedup_key=f"k{index}",

@@ -26,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError
 from streams.sources.event_time import parse_time
 from streams.journal import Journal, JournalLocked
 from streams.pipeline import Pipeline, detector_config
+from streams.series_pipeline import SeriesPipeline
 from streams.sources.base import RECENTCHANGE
 from streams.sources.generator import ANOMALY_KINDS, Anomaly, GeneratorSource, schedule
 from streams.sources.ndjson import NDJSONSource
@@ -80,6 +81,12 @@ class Command(BaseCommand):
         parser.add_argument("--bucket", type=float, default=None, help="Bucket (window) width in seconds.")
         parser.add_argument("--lateness", type=float, default=None, help="Accepted lateness of events in seconds.")
         parser.add_argument("--detector-config", default="{}", help="JSON object of DetectorConfig overrides.")
+        parser.add_argument("--split-by", default="", help="A field of the events (host, key, wiki, ...): one "
+                            "detector, checkpoint and set of rows per value of it (a series).")
+        parser.add_argument("--series-idle", type=float, default=None, help="--split-by: evict a series to its "
+                            "checkpoint after this many seconds of event time without an event of it.")
+        parser.add_argument("--max-series", type=int, default=None, help="--split-by: at most N live series; the "
+                            "least recently seen is evicted to make room.")
         parser.add_argument("--checkpoint-seconds", type=float, default=5.0)
         parser.add_argument("--fresh", action="store_true", help="Ignore the saved checkpoint.")
         parser.add_argument("--status-interval", type=float, default=None,
@@ -98,6 +105,13 @@ class Command(BaseCommand):
             raise CommandError(f"--detector-config: {exc}") from None
         make_source, kind, source_key = self._source_factory(options, bucket)
         source_key = options["source_key"] or source_key
+        split_by = options["split_by"].strip()
+        if not split_by and (options["series_idle"] is not None or options["max_series"] is not None):
+            raise CommandError("--series-idle and --max-series need --split-by")
+        if options["series_idle"] is not None and not (options["series_idle"] > 0 and math.isfinite(options["series_idle"])):
+            raise CommandError("--series-idle must be a positive number of seconds")
+        if options["max_series"] is not None and options["max_series"] < 1:
+            raise CommandError("--max-series must be at least 1")
 
         try:
             journal = Journal(settings.TOPOFORGE_JOURNAL_DIR, source_key)
@@ -111,11 +125,14 @@ class Command(BaseCommand):
             journal.close()
             return
         store = DetectionStore(source_key, journal, queue_size=settings.TOPOFORGE_STORE_QUEUE_SIZE).start()
-        pipeline = Pipeline.resume(
-            make_source, source_key=source_key, kind=kind, store=store, checkpoint=checkpoint,
-            bucket_seconds=bucket, allowed_lateness=lateness, detector_overrides=overrides,
-            checkpoint_seconds=options["checkpoint_seconds"],
-        )
+        common = dict(kind=kind, store=store, checkpoint=checkpoint, bucket_seconds=bucket, allowed_lateness=lateness,
+                      detector_overrides=overrides, checkpoint_seconds=options["checkpoint_seconds"])
+        if split_by:
+            pipeline = SeriesPipeline.resume(make_source, source_key=source_key, split_by=split_by,
+                                             idle_seconds=options["series_idle"], max_series=options["max_series"],
+                                             **common)
+        else:
+            pipeline = Pipeline.resume(make_source, source_key=source_key, **common)
         if hasattr(pipeline.source, "consumed"):
             store.on_checkpoint_stored = pipeline.source.consumed
         self._install_signal_handlers(stopping, pipeline.stop)
@@ -134,7 +151,8 @@ class Command(BaseCommand):
             f"{source_key}: {pipeline.counters.events} events, {pipeline.counters.windows} windows, "
             f"{pipeline.counters.anomalies} anomalies; stored {stats.stored}, already stored "
             f"{stats.duplicates}, journaled {stats.journaled}, drained {stats.drained}, "
-            f"dropped late {pipeline.aggregator.dropped_late}; source {dict(pipeline.source.stats)}"
+            f"dropped late {pipeline.dropped_late}; source {dict(pipeline.source.stats)}"
+            + (f"; series {len(pipeline.series.live)} live, {pipeline.series.evicted} evicted" if split_by else "")
         )
 
     def _install_signal_handlers(self, stopping, stop):

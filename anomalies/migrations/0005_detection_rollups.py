@@ -13,7 +13,7 @@ def rebuild_rollups(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('anomalies', '0003_event_inbox'),
+        ('anomalies', '0004_series'),
     ]
 
     operations = [
