@@ -5,8 +5,12 @@ slow however it is indexed. The cursor mode remembers the last row's sort key an
 asks for the rows after it (``(timestamp, id) < (t, i)`` for the default order), which an index on
 the sort key serves in the same time at any depth.
 
-Both modes answer ``{"count", "next", "previous", "results"}``; ``count`` is null in cursor mode,
-where counting the whole filtered set would cost what the cursor saves.
+Both modes answer ``{"count", "count_exact", "next", "previous", "results"}``. In page mode, when
+the filters are ones the rollups answer (``view.rollup_scope``), ``count`` is added up from the
+rollups and the ragged edges of the range (constant time) and ``count_exact`` is false: it is
+the rollups' figure, which matches the rows unless they were written around the ORM and not
+rebuilt since. Otherwise the rows are counted and ``count_exact`` is true. Both are null in
+cursor mode, where counting the whole filtered set would cost what the cursor saves.
 """
 import base64
 import binascii
@@ -46,7 +50,9 @@ class PagePagination(BasePagination):
         self.request = request
         self.limit = _positive_int(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
         self.page = _positive_int(request, "page", 1)
-        self.count = queryset.count()
+        scope = getattr(view, "rollup_scope", None)
+        self.count_exact = scope is None
+        self.count = queryset.count() if scope is None else scope.count(queryset)
         last_page = max(1, -(-self.count // self.limit))
         if self.page > last_page:
             raise NotFound(f"Page {self.page} does not exist; the last page is {last_page}.")
@@ -64,6 +70,7 @@ class PagePagination(BasePagination):
         return Response(
             {
                 "count": self.count,
+                "count_exact": self.count_exact,
                 "next": self._page_link(self.page + 1) if has_next else None,
                 "previous": self._page_link(self.page - 1) if self.page > 1 else None,
                 "results": data,
@@ -73,12 +80,19 @@ class PagePagination(BasePagination):
     def get_paginated_response_schema(self, schema):
         return {
             "type": "object",
-            "required": ["count", "next", "previous", "results"],
+            "required": ["count", "count_exact", "next", "previous", "results"],
             "properties": {
                 "count": {
                     "type": "integer",
                     "nullable": True,
                     "description": "Rows matching the filters; null in cursor mode.",
+                },
+                "count_exact": {
+                    "type": "boolean",
+                    "nullable": True,
+                    "description": "false: count added up from the hourly/daily rollups (filters "
+                    "they answer); true: the rows were counted (score or feedback filters); "
+                    "null in cursor mode.",
                 },
                 "next": {"type": "string", "format": "uri", "nullable": True},
                 "previous": {"type": "string", "format": "uri", "nullable": True},
@@ -209,6 +223,7 @@ class AnomalyPagination(PagePagination):
         return Response(
             {
                 "count": None,
+                "count_exact": None,
                 "next": self._cursor_link(self.next_cursor),
                 "previous": self._cursor_link(self.previous_cursor),
                 "results": data,

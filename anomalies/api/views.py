@@ -20,6 +20,7 @@ from anomalies.api.bulk import store_detections
 from anomalies.api.export import COLUMNS, FORMATS, export_filename, export_response
 from anomalies.api.filters import AnomalyLogFilter, ordered
 from anomalies.api.pagination import AnomalyPagination
+from anomalies.api.rollup_scope import scope_of
 from anomalies.api.parsers import LimitedJSONParser, reject_oversized_body
 from anomalies.api.serializers import MAX_DETECTIONS_PER_REQUEST, AnomalyLogSerializer
 from anomalies.api.stats import BucketSerializer, StatsSerializer, compute_stats
@@ -44,15 +45,28 @@ class AnomalyQueryMixin:
     filter_backends = [DjangoFilterBackend]
     filterset_class = AnomalyLogFilter
 
+    rollup_scope = None
+
     def get_queryset(self):
         return ordered(AnomalyLog.objects.all())
+
+    def filter_queryset(self, queryset):
+        """The filtered detections; also notes whether the rollups can answer for them."""
+        filterset = self.filterset_class(self.request.query_params, queryset=queryset, request=self.request)
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        self.filter_values = filterset.form.cleaned_data
+        self.rollup_scope = scope_of(self.filter_values)
+        return filterset.qs
 
 
 @extend_schema_view(
     get=extend_schema(
         tags=["anomalies"],
         summary="List detections",
-        description="Newest first by default. Page mode (`page`, `limit`) gives `count`; cursor "
+        description="Newest first by default. Page mode (`page`, `limit`) gives `count`, added up "
+        "from the hourly rollups (`count_exact` false) unless a score or feedback filter needs the "
+        "rows counted (`count_exact` true); cursor "
         "mode (`cursor=` to start, then follow `next`) pages in constant time at any depth. "
         "`start_date` is inclusive, `end_date` exclusive.",
         responses={200: AnomalyLogSerializer(many=True), **openapi.READ_ERRORS, 404: openapi.NOT_FOUND},
@@ -151,7 +165,7 @@ class AnomalyStatsView(AnomalyQueryMixin, generics.GenericAPIView):
         options = BucketSerializer(data=request.query_params)
         options.is_valid(raise_exception=True)
         queryset = self.filter_queryset(self.get_queryset())
-        return Response(compute_stats(queryset, options.validated_data.get("bucket")))
+        return Response(compute_stats(queryset, options.validated_data.get("bucket"), self.rollup_scope))
 
 
 class IgnoreFormatParameter(BaseContentNegotiation):
@@ -193,9 +207,7 @@ class AnomalyExportView(AnomalyQueryMixin, generics.GenericAPIView):
         export_format = request.query_params.get("format", "csv")
         if export_format not in FORMATS:
             raise ValidationError({"format": [f"Must be one of: {', '.join(FORMATS)}."]})
-        filterset = self.filterset_class(request.query_params, queryset=self.get_queryset(), request=request)
-        if not filterset.is_valid():
-            raise ValidationError(filterset.errors)
-        bounds = filterset.form.cleaned_data
+        queryset = self.filter_queryset(self.get_queryset())
+        bounds = self.filter_values
         filename = export_filename(bounds.get("start_date"), bounds.get("end_date"), export_format)
-        return export_response(request, filterset.qs, export_format, filename)
+        return export_response(request, queryset, export_format, filename)
