@@ -171,9 +171,16 @@ def export_rows(queryset):
     return queryset.values_list(*layout.select).iterator(chunk_size=DB_CHUNK_SIZE), layout
 
 
-def export_response(request, queryset, export_format, filename):
+def reference_chunks(queryset, export_format):
+    """The export formatted in Python: the reference the database-written paths match."""
     rows, layout = export_rows(queryset)
-    chunks = CHUNKERS[export_format](rows, layout)
+    return CHUNKERS[export_format](rows, layout)
+
+
+def export_response(request, queryset, export_format, filename):
+    from anomalies.api import export_sql  # it builds on this module's layout
+
+    chunks = export_sql.chunks(queryset, export_format) or reference_chunks(queryset, export_format)
     if isinstance(getattr(request, "_request", request), ASGIRequest):
         chunks = _in_sync_thread(chunks)
     response = StreamingHttpResponse(chunks, content_type=FORMATS[export_format])
