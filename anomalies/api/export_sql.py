@@ -32,6 +32,7 @@ CSV_SPECIALS = ('"', ",", "\n", "\r")  # what makes Python's csv.writer (QUOTE_M
 BINARY_COPY_HEADER_LENGTH = 19  # signature (11 bytes), flags (4), header extension length (4) = 0
 BINARY_ROW_PREFIX_LENGTH = 6  # field count (2 bytes), field length (4)
 MONGODB_BATCH_SIZE = 2000
+NULL_TEXT = {"ndjson": "null", "csv": ""}
 
 
 def _sql_text(text, char="chr"):
@@ -64,7 +65,7 @@ class Dialect:
 
     def cells(self, field, column):
         """(NDJSON value, CSV cell) SQL of one column, or None where SQL cannot write it exactly."""
-        if field.primary_key:
+        if field.primary_key or isinstance(field, models.ForeignKey):  # ids are strings in the API
             text = f"CAST({column} AS TEXT)"
             return f"'\"' || {text} || '\"'", text
         if isinstance(field, models.DateTimeField):
@@ -138,18 +139,20 @@ def _line_parts(dialect, export_format, column_of):
     parts = ["'{'"] if export_format == "ndjson" else []
     for index, name in enumerate(COLUMNS):
         field = _model_field(name)
-        if field.null:
-            return None  # every exported column is NOT NULL today; a nullable one goes to export.py
         separator = ("," if index else "") + (keys[index] if export_format == "ndjson" else "")
         if separator:
             parts.append(dialect.text(separator))
         if isinstance(field, models.FloatField) and not dialect.writes_floats:
             parts.append(None)
             continue
-        cells = dialect.cells(field, column_of(field))
+        column = column_of(field)
+        cells = dialect.cells(field, column)
         if cells is None:
             return None
-        parts.append(cells[0] if export_format == "ndjson" else cells[1])
+        cell = cells[0] if export_format == "ndjson" else cells[1]
+        if field.null:  # export.py writes a null as null (NDJSON) or an empty cell (CSV)
+            cell = f"CASE WHEN {column} IS NULL THEN {dialect.text(NULL_TEXT[export_format])} ELSE {cell} END"
+        parts.append(cell)
     parts.append(dialect.text("}\n" if export_format == "ndjson" else "\r\n"))
     return parts
 
@@ -241,6 +244,12 @@ def _sqlite_chunks(queryset, export_format, connection):
     float_columns = [column_of(_model_field(n)) for n in COLUMNS if isinstance(_model_field(n), models.FloatField)]
     sql, params = _compiled(queryset, segments, float_columns)
     template = "".join("%r" if segment is None else "%s" for segment in segments)
+    null_text = NULL_TEXT[export_format]
+
+    def with_null(row):
+        """A line with a null float (warm-up's score): the rare case, formatted cell by cell."""
+        cells = (null_text if v is None else repr(v) if isinstance(v, float) else v for v in row)
+        return "".join(cells)
 
     def chunks():
         if export_format == "csv":
@@ -248,7 +257,7 @@ def _sqlite_chunks(queryset, export_format, connection):
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             while rows := cursor.fetchmany(ROWS_PER_CHUNK):
-                yield "".join([template % row for row in rows])
+                yield "".join([with_null(row) if None in row else template % row for row in rows])
 
     return chunks()
 
