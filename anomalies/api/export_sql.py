@@ -1,24 +1,29 @@
 """Exports written by the database itself: the same bytes as ``export.py``, several times faster.
 
-``export.py`` formats every cell in Python (about 30,000 rows per CPU-second); here the database
-does the formatting wherever it can write the exact text:
+``export.py`` formats every cell in Python (about 30,000-50,000 rows per CPU-second); here the
+database does the formatting wherever it can write the exact text:
 
 - PostgreSQL: ``COPY (SELECT <one finished CSV or NDJSON line per row> ...) TO STDOUT`` in binary
   format, read with psycopg's ``cursor.copy()``. Formula neutralising, CSV quoting, JSON string
   escaping (``to_json``, which escapes exactly what Python's ``encode_basestring`` does) and the
   ``Z`` times are SQL; Python only strips each row's 6-byte binary field header and joins rows.
-- SQLite: one ``SELECT`` whose columns are the finished text between the float columns; Python
-  adds ``repr()`` of each float (SQLite prints 15 significant digits, not Python's shortest
-  round-trip form) with one ``%`` format per row. No model instances, no Django converters.
+- SQLite, CSV: one ``SELECT`` of the finished cells (times, booleans, neutralised text written in
+  SQL; floats as stored), passed whole to ``csv.writer.writerows``, whose quoting is then the
+  reference's by construction and whose ``str()`` of a float is Python's ``repr``. NDJSON: the
+  finished text between the float columns, joined around ``repr()`` of each float (SQLite prints
+  15 significant digits, not the shortest round-trip form) with one ``%`` format per row. No model
+  instances, no Django converters (docs/PERFORMANCE.md has the variants measured).
 - MongoDB: an aggregate pipeline of the queryset's own ``$match`` and ``$sort`` (from
   django-mongodb-backend's compiler) and a ``$project`` of the exported fields, read in batches by
   pymongo and formatted by ``export.py``'s layout, without Django's per-row converters.
 
-The filters and the order are the queryset's: the SQL is Django's compiled query with the line as
-its only selected column. ``chunks()`` answers None for a backend or a column it does not know,
-and the caller falls back to ``export.py``, which stays the reference that a test diffs these
-paths against.
+The filters and the order are the queryset's: the SQL is Django's compiled query with the line
+(or the cells) as its only selected columns. ``chunks()`` answers None for a backend or a column
+it does not know, and the caller falls back to ``export.py``, which stays the reference that a
+test diffs these paths against.
 """
+import csv
+import io
 from datetime import timezone as dt_timezone
 
 from django.db import connections, models
@@ -32,10 +37,11 @@ CSV_SPECIALS = ('"', ",", "\n", "\r")  # what makes Python's csv.writer (QUOTE_M
 BINARY_COPY_HEADER_LENGTH = 19  # signature (11 bytes), flags (4), header extension length (4) = 0
 BINARY_ROW_PREFIX_LENGTH = 6  # field count (2 bytes), field length (4)
 MONGODB_BATCH_SIZE = 2000
-NULL_TEXT = {"ndjson": "null", "csv": ""}
+QUOTE = '"'
+NULL_TEXT = {"ndjson": "null", "csv": ""}  # export.py's null: JSON null, an empty CSV cell
 
 
-def _sql_text(text, char="chr"):
+def _sql_text(text, char):
     """SQL of the string ``text``; ``char`` is the backend's function of a code point."""
     escaped = "".join(f"' || {char}({ord(c)}) || '" if c in "\t\r\n" else c for c in text.replace("'", "''"))
     return f"'{escaped}'"
@@ -50,39 +56,49 @@ class Dialect:
     def text(self, text):
         return _sql_text(text, self.char)
 
-    def csv_text(self, text):
-        """Python's ``csv.writer`` cell of ``neutralise(text)``."""
+    def neutralised(self, text):
+        """``export.neutralise(text)``: a cell a spreadsheet would run as a formula gets a ``'``."""
         prefixes = ", ".join(self.text(prefix) for prefix in FORMULA_PREFIXES)
-        mark = f"CASE WHEN substr({text}, 1, 1) IN ({prefixes}) THEN '''' ELSE '' END"
-        special = " OR ".join(f"{self.contains(text, char)}" for char in CSV_SPECIALS)
-        return (
-            f"CASE WHEN {special} THEN '\"' || {mark} || replace({text}, '\"', '\"\"') || '\"' "
-            f"ELSE {mark} || {text} END"
-        )
+        return f"CASE WHEN substr({text}, 1, 1) IN ({prefixes}) THEN {self.text(chr(39))} || {text} ELSE {text} END"
+
+    def csv_quoted(self, text, cell):
+        """Python's ``csv.writer`` (QUOTE_MINIMAL) of ``cell``, a text made from ``text``.
+
+        The ``'`` of neutralising adds no character that asks for quotes: ``text`` is tested.
+        """
+        special = " OR ".join(self.contains(text, char) for char in CSV_SPECIALS)
+        quote, doubled = self.text(QUOTE), self.text(QUOTE * 2)
+        return f"CASE WHEN {special} THEN {quote} || replace({cell}, {quote}, {doubled}) || {quote} ELSE {cell} END"
 
     def boolean(self, column):
         return f"CASE WHEN {column} THEN 'true' ELSE 'false' END"
 
+    def quoted(self, text):
+        return f"{self.text(QUOTE)} || {text} || {self.text(QUOTE)}"
+
     def cells(self, field, column):
-        """(NDJSON value, CSV cell) SQL of one column, or None where SQL cannot write it exactly."""
+        """(NDJSON value, CSV cell before quoting, the text that decides its quotes or None) SQL.
+
+        None where SQL cannot write the reference's text (the caller falls back to export.py).
+        """
         if field.primary_key or isinstance(field, models.ForeignKey):  # ids are strings in the API
             text = f"CAST({column} AS TEXT)"
-            return f"'\"' || {text} || '\"'", text
+            return self.quoted(text), text, None
         if isinstance(field, models.DateTimeField):
             text = self.utc_isoformat(column)
-            return f"'\"' || {text} || '\"'", text
+            return self.quoted(text), text, None
         if isinstance(field, models.JSONField):
             text = self.json_text(column)
-            return text, self.csv_text(text)
+            return text, self.neutralised(text), text
         if isinstance(field, models.BooleanField):
-            return self.boolean(column), self.boolean(column)
+            return self.boolean(column), self.boolean(column), None
         if isinstance(field, models.FloatField):
-            return self.float_repr(column)
+            return (self.float_repr(column), self.float_repr(column), None) if self.writes_floats else None
         if isinstance(field, models.IntegerField):
             text = f"CAST({column} AS TEXT)"
-            return text, text
+            return text, text, None
         if isinstance(field, (models.CharField, models.TextField)):
-            return self.json_string(column), self.csv_text(column)
+            return self.json_string(column), self.neutralised(column), column
         return None
 
 
@@ -108,8 +124,7 @@ class PostgreSQL(Dialect):
         # float8's text (extra_float_digits >= 1) is the shortest round-trip form, as Python's
         # repr, except that a whole number has no ".0" (repr(1.0) is '1.0', float8 says '1').
         text = f"CAST({column} AS TEXT)"
-        exact = f"CASE WHEN strpos({text}, '.') > 0 OR strpos({text}, 'e') > 0 THEN {text} ELSE {text} || '.0' END"
-        return exact, exact
+        return f"CASE WHEN strpos({text}, '.') > 0 OR strpos({text}, 'e') > 0 THEN {text} ELSE {text} || '.0' END"
 
 
 class SQLite(Dialect):
@@ -124,22 +139,23 @@ class SQLite(Dialect):
         return f"substr({column}, 1, 10) || 'T' || substr({column}, 12) || 'Z'"
 
     def json_text(self, column):
-        return f"CAST({column} AS TEXT)"
+        return column  # stored as JSON text already
 
     def json_string(self, column):
         return f"json_quote({column})"
 
 
-DIALECTS = {"postgresql": PostgreSQL, "sqlite": SQLite}
+def _fields():
+    return [_model_field(name) for name in COLUMNS]
 
 
 def _line_parts(dialect, export_format, column_of):
-    """The SQL pieces of one line: text expressions, with None where a float column goes."""
-    keys = [f'"{name}":' for name in COLUMNS]
-    parts = ["'{'"] if export_format == "ndjson" else []
-    for index, name in enumerate(COLUMNS):
-        field = _model_field(name)
-        separator = ("," if index else "") + (keys[index] if export_format == "ndjson" else "")
+    """The SQL pieces of one whole line: text expressions, with None where a float goes."""
+    fields = _fields()
+    ndjson = export_format == "ndjson"
+    parts = [dialect.text("{")] if ndjson else []
+    for index, (name, field) in enumerate(zip(COLUMNS, fields)):
+        separator = ("," if index else "") + (f'"{name}":' if ndjson else "")
         if separator:
             parts.append(dialect.text(separator))
         if isinstance(field, models.FloatField) and not dialect.writes_floats:
@@ -149,11 +165,15 @@ def _line_parts(dialect, export_format, column_of):
         cells = dialect.cells(field, column)
         if cells is None:
             return None
-        cell = cells[0] if export_format == "ndjson" else cells[1]
-        if field.null:  # export.py writes a null as null (NDJSON) or an empty cell (CSV)
+        to_json, to_csv, quoting_text = cells
+        if ndjson:
+            cell = to_json
+        else:
+            cell = to_csv if quoting_text is None else dialect.csv_quoted(quoting_text, to_csv)
+        if field.null:
             cell = f"CASE WHEN {column} IS NULL THEN {dialect.text(NULL_TEXT[export_format])} ELSE {cell} END"
         parts.append(cell)
-    parts.append(dialect.text("}\n" if export_format == "ndjson" else "\r\n"))
+    parts.append(dialect.text("}\n" if ndjson else "\r\n"))
     return parts
 
 
@@ -187,17 +207,10 @@ def _without_distinct(queryset):
     return queryset
 
 
-def _compiled(queryset, segments, float_columns):
-    """Django's SQL and parameters of ``queryset`` selecting the segments (and float columns)."""
-    annotations, names, floats = {}, [], iter(float_columns)
-    for index, segment in enumerate(segments):
-        name = f"export_part_{index}"
-        if segment is None:
-            annotations[name] = RawSQL(next(floats), (), output_field=models.FloatField())
-        else:
-            annotations[name] = RawSQL(f"({segment})", (), output_field=models.TextField())
-        names.append(name)
-    rows = queryset.annotate(**annotations).values_list(*names)
+def _compiled(queryset, expressions):
+    """Django's SQL and parameters of ``queryset`` selecting only ``expressions`` (SQL texts)."""
+    annotations = {f"export_part_{index}": RawSQL(f"({sql})", ()) for index, sql in enumerate(expressions)}
+    rows = queryset.annotate(**annotations).values_list(*annotations)
     return rows.query.get_compiler(using=queryset.db).as_sql()
 
 
@@ -207,11 +220,10 @@ def _columns(connection):
 
 
 def _postgresql_chunks(queryset, export_format, connection):
-    dialect = PostgreSQL()
-    parts = _line_parts(dialect, export_format, _columns(connection))
+    parts = _line_parts(PostgreSQL(), export_format, _columns(connection))
     if parts is None:
         return None
-    sql, params = _compiled(queryset, _segments(parts), ())
+    sql, params = _compiled(queryset, _segments(parts))
     statement = f"COPY ({connection.ops.compose_sql(sql, params)}) TO STDOUT (FORMAT binary)"
 
     def chunks():
@@ -234,32 +246,65 @@ def _postgresql_chunks(queryset, export_format, connection):
     return chunks()
 
 
-def _sqlite_chunks(queryset, export_format, connection):
-    dialect = SQLite()
+def _float_columns(column_of):
+    return [column_of(_model_field(name)) for name in COLUMNS if isinstance(_model_field(name), models.FloatField)]
+
+
+def _sqlite_csv(queryset, connection):
+    dialect, column_of, fields = SQLite(), _columns(connection), _fields()
+    expressions = []  # a NULL (a nullable column's) is written by csv.writer as export.py does: ""
+    for field in fields:
+        if isinstance(field, models.FloatField):
+            expressions.append(column_of(field))  # csv.writer writes str(float), which is repr
+            continue
+        cells = dialect.cells(field, column_of(field))
+        if cells is None:
+            return None
+        expressions.append(cells[1])
+    sql, params = _compiled(queryset, expressions)
+
+    def chunks():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")  # as export.csv_chunks
+        writer.writerow(COLUMNS)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(ROWS_PER_CHUNK):
+                writer.writerows(rows)
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        if buffer.tell():
+            yield buffer.getvalue()
+
+    return chunks()
+
+
+def _sqlite_ndjson(queryset, connection):
     column_of = _columns(connection)
-    parts = _line_parts(dialect, export_format, column_of)
+    parts = _line_parts(SQLite(), "ndjson", column_of)
     if parts is None:
         return None
     segments = _segments(parts)
-    float_columns = [column_of(_model_field(n)) for n in COLUMNS if isinstance(_model_field(n), models.FloatField)]
-    sql, params = _compiled(queryset, segments, float_columns)
+    floats = iter(_float_columns(column_of))
+    sql, params = _compiled(queryset, [next(floats) if segment is None else segment for segment in segments])
     template = "".join("%r" if segment is None else "%s" for segment in segments)
-    null_text = NULL_TEXT[export_format]
 
     def with_null(row):
-        """A line with a null float (warm-up's score): the rare case, formatted cell by cell."""
-        cells = (null_text if v is None else repr(v) if isinstance(v, float) else v for v in row)
-        return "".join(cells)
+        """A line with a null float (a warm-up row's score): the rare case, cell by cell."""
+        return "".join("null" if v is None else repr(v) if isinstance(v, float) else v for v in row)
 
     def chunks():
-        if export_format == "csv":
-            yield CSV_HEADER
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             while rows := cursor.fetchmany(ROWS_PER_CHUNK):
                 yield "".join([with_null(row) if None in row else template % row for row in rows])
 
     return chunks()
+
+
+def _sqlite_chunks(queryset, export_format, connection):
+    return (_sqlite_csv if export_format == "csv" else _sqlite_ndjson)(queryset, connection)
 
 
 def _mongodb_chunks(queryset, export_format, connection):
@@ -276,9 +321,7 @@ def _mongodb_chunks(queryset, export_format, connection):
     if query.ordering:
         pipeline.append({"$sort": query.ordering})
     pipeline.append({"$project": {field.column: 1 for field in fields}})
-    layout = Layout(connection.vendor)
-    write = layout.csv_cells if export_format == "csv" else layout.ndjson_line
-    datetimes = {i for i, field in enumerate(fields) if isinstance(field, models.DateTimeField)}
+    datetimes = {index for index, field in enumerate(fields) if isinstance(field, models.DateTimeField)}
 
     def value(document, index, field):
         found = document.get(field.column)
@@ -292,9 +335,9 @@ def _mongodb_chunks(queryset, export_format, connection):
         )
         with cursor:
             for document in cursor:
-                yield tuple(value(document, i, field) for i, field in enumerate(fields))
+                yield tuple(value(document, index, field) for index, field in enumerate(fields))
 
-    return CHUNKERS[export_format](rows(), layout)
+    return CHUNKERS[export_format](rows(), Layout(connection.vendor))
 
 
 FAST_PATHS = {"postgresql": _postgresql_chunks, "sqlite": _sqlite_chunks, "mongodb": _mongodb_chunks}
@@ -308,4 +351,3 @@ def chunks(queryset, export_format):
     if fast_path is None or queryset is None:
         return None
     return fast_path(queryset, export_format, connection)
-
