@@ -61,6 +61,16 @@ class NoiseBand:
         self.span = span
         self.location = [None] * (maxdim + 1)  # per dimension: weighted median of past lifetimes
         self.spread = [None] * (maxdim + 1)  # per dimension: weighted MAD of past lifetimes
+        self.typical: dict[str, float] = {}  # weighted means of window summaries: the typical diagram
+
+    def learn_typical(self, summaries: dict, names) -> None:
+        """Fold a window's summaries ``names`` into the series' typical ones (same memory)."""
+        weight = 1.0 / self.span
+        for name in names:
+            if name in summaries:
+                value = float(summaries[name])
+                old = self.typical.get(name)
+                self.typical[name] = value if old is None else old + weight * (value - old)
 
     def bands(self, diagrams: list) -> list[float]:
         """The band of each dimension: from the past, or the window's own while there is none."""
@@ -94,11 +104,12 @@ class NoiseBand:
         self.spread[k] += weight * (spread - self.spread[k])
 
     def get_state(self) -> dict:
-        return {"location": list(self.location), "spread": list(self.spread)}
+        return {"location": list(self.location), "spread": list(self.spread), "typical": dict(self.typical)}
 
     def set_state(self, state: dict) -> None:
         self.location = list(state["location"])
         self.spread = list(state["spread"])
+        self.typical = {name: float(value) for name, value in state.get("typical", {}).items()}
 
 
 def betti_curve_summary(diagram, prefix: str) -> dict[str, float]:

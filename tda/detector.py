@@ -11,6 +11,7 @@ from .persistence import condensed_distances, h0_diagram, higher_diagrams
 from .scoring import AlarmGate, EmpiricalTails, combined_tail, log_features
 from .severity import severity_for_score
 from .betti import NoiseBand, betti_curve_summary
+from .explain import TYPICAL_SUMMARIES, explain
 from .summaries import filtration_scale, summarise
 
 STATE_VERSION = 1
@@ -193,6 +194,9 @@ class Detector:
         self.censored = 0  # consecutive alarming rows of a vector stream kept out of its past
         self.value_range: list[float] | None = None  # [min, max] of every value a scalar stream has shown
         self._replaced: tuple | None = None  # this row's reference slot and what it held before
+        # This row's facts for its explanation: the value range before it, its analogues' distances.
+        self._range_before: tuple | None = None
+        self._analogue_distances: np.ndarray | None = None
 
     # -- the stream -------------------------------------------------------------------------
 
@@ -251,6 +255,7 @@ class Detector:
             self.value_range = [value, value]
             return 0.0
         low, high = self.value_range
+        self._range_before = (low, high)
         width = high - low
         excess = max(value - high, low - value, 0.0) / width if width > 0.0 else 0.0
         self.value_range = [min(low, value), max(high, value)]
@@ -316,8 +321,32 @@ class Detector:
                 pending = self._censor(score, pending)
         for history, features in pending:
             history.add(features)
-        betti = self._betti(h0, summaries, fresh_higher)
-        return self._detection(timestamp, score, h0, summaries, gated, betti)
+        betti, bands = self._betti(h0, summaries, fresh_higher)
+        detection = self._detection(timestamp, score, h0, summaries, gated, betti)
+        if tails is not None:
+            detection.explanation = self._explain(detection, tails, summaries, bands, range_excess)
+        self.noise_band.learn_typical(summaries, TYPICAL_SUMMARIES)
+        return detection
+
+    def _explain(self, detection: Detection, tails: np.ndarray, summaries: dict, bands, range_excess) -> dict:
+        names = self._row_feature_names()
+        if len(tails) > len(names):  # this row also ranked its H1/H2 summaries
+            names = names + [f"h{k}_{name}" for k in range(1, self.config.maxdim + 1) for name in HIGHER_FEATURES]
+        value_range = None
+        if self.scalar and self._range_before is not None:
+            low, high = self._range_before
+            value_range = {
+                "value": float(self.previous[0]), "past_min": low, "past_max": high,
+                "excess_share": float(range_excess), "tolerance": self.config.range_tolerance,
+                "fired": bool(range_excess > self.config.range_tolerance > 0.0),
+            }
+        return explain(
+            score=detection.score, threshold=self.config.threshold, names=names, tails=list(tails),
+            summaries=summaries, betti=[detection.betti_h0, detection.betti_h1, detection.betti_h2],
+            bands=bands, typical=self.noise_band.typical, value_range=value_range,
+            analogue_distances=self._analogue_distances if self.scalar else None,
+            suppressed=detection.suppressed,
+        )
 
     def _betti(self, h0: np.ndarray, summaries: dict, fresh_higher: bool) -> list[int]:
         """The window's Betti numbers above the stream's noise band, with the bands and the
@@ -332,7 +361,7 @@ class Detector:
         if fresh_higher:
             for k, diagram in enumerate(diagrams[1:], start=1):
                 self.noise_band.learn(k, diagram)
-        return betti
+        return betti, bands
 
     def _range_tail(self, range_excess: float) -> float:
         """The tail probability a scalar value gets for lying more than ``range_tolerance`` of
@@ -417,6 +446,7 @@ class Detector:
         slot = self.reference_count % capacity
         death = 0.0
         self._analogues = None
+        self._analogue_distances = None
         if filled > config.window:
             offsets = self.reference[:filled] - point
             offsets *= 1.0 / scale
@@ -425,6 +455,8 @@ class Detector:
             death = float(np.sqrt(squared.min()))
             if self._judges_by_analogues():
                 self._analogues = self._nearest_slots(squared, filled, slot)
+                if self._analogues is not None:
+                    self._analogue_distances = np.sqrt(squared[self._analogues])
         self._replaced = (slot, self.reference[slot].copy())
         self.reference[slot] = point
         self.reference_count += 1
