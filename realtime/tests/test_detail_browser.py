@@ -1,11 +1,13 @@
 """Headless Chromium against a real daphne: open an anomaly's detail on the dashboard and find
-its explanation in words and its lifetime diagram against the series' noise band (issue #17)."""
+its explanation in words and its lifetime diagram against the series' noise band, and its
+incident in the incidents card (issue #17)."""
 from datetime import timedelta
 
 import numpy as np
 import pytest
 from django.utils import timezone
 
+from anomalies import incidents
 from realtime.tests.factories import store_detection
 from realtime.tests.live import REPO, live_server
 from realtime.tests.test_dashboard_browser import PASSWORD, browser  # noqa: F401 (fixture)
@@ -43,6 +45,7 @@ def test_anomaly_detail_shows_its_explanation_and_diagram(tmp_path, make_user, b
         score=alarm.score, is_anomaly=True, timestamp=now - timedelta(minutes=1),
         explanation=alarm.explanation, metadata={"diagram": alarm.diagram},
     )
+    (incident,) = incidents.attach([row])
     wait = WebDriverWait(browser, 20)
     with live_server(tmp_path) as server:
         browser.get(server.url + "/")
@@ -65,6 +68,13 @@ def test_anomaly_detail_shows_its_explanation_and_diagram(tmp_path, make_user, b
         assert len(diagram.find_elements(By.CSS_SELECTOR, "circle.above-band")) >= alarm.betti_h0 - 1
         features = browser.find_elements(By.CSS_SELECTOR, "#explanation .rare-features li")
         assert features and alarm.explanation["rare_features"][0]["feature"] in features[0].text
+
+        # The incidents card lists the alarm's incident; clicking it opens its peak detection.
+        item = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f'#incidents li[data-id="{incident.pk}"]')))
+        assert "1 row" in item.text and f"{alarm.score:.4f}" in item.text
+        browser.find_element(By.CSS_SELECTOR, '#detections tr:not(.is-anomaly)').click()
+        item.click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "detail-id"), f"#{row.pk}"))
 
         artifacts = REPO / "test-artifacts"
         artifacts.mkdir(exist_ok=True)
