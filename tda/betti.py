@@ -117,7 +117,7 @@ def betti_curve_summary(diagram, prefix: str) -> dict[str, float]:
     pairs = np.asarray(diagram, dtype=float).reshape(-1, 2)
     if len(pairs) == 0:
         return {f"{prefix}_curve_peak": 0.0, f"{prefix}_curve_peak_scale": 0.0, f"{prefix}_curve_breadth": 0.0}
-    scales = np.unique(pairs.ravel())
+    scales = np.sort(pairs.ravel())
     alive = ((pairs[:, 0][None, :] <= scales[:, None]) & (pairs[:, 1][None, :] > scales[:, None])).sum(axis=1)
     peak = int(alive.max())
     span = float(scales[-1] - scales[0])
@@ -145,7 +145,14 @@ def _noise_lifetimes(diagram) -> np.ndarray:
 
 
 def _median_mad(life: np.ndarray) -> tuple[float, float]:
+    """Median and median absolute deviation of a few dozen values (``np.median``'s generality
+    costs more than the sorting here)."""
     if len(life) == 0:
         return 0.0, 0.0
-    median = float(np.median(life))
-    return median, float(np.median(np.abs(life - median)))
+    median = _sorted_median(np.sort(life))
+    return median, _sorted_median(np.sort(np.abs(life - median)))
+
+
+def _sorted_median(values: np.ndarray) -> float:
+    middle = len(values) // 2
+    return float(values[middle]) if len(values) % 2 else float(0.5 * (values[middle - 1] + values[middle]))
