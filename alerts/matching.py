@@ -112,6 +112,7 @@ def _open_next_alert(config, matched, count, first, last, peak, now):
                 payload=payload,
                 detection_count=count,
                 max_score=peak.anomaly_score,
+                incident_id=peak.incident_id,
                 first_detection_at=first,
                 last_detection_at=last,
                 created_at=now,

@@ -38,6 +38,7 @@ def detection_summary(detection):
         "betti_h0": detection.betti_h0,
         "betti_h1": detection.betti_h1,
         "betti_h2": detection.betti_h2,
+        "incident": None if detection.incident_id is None else str(detection.incident_id),
     }
 
 

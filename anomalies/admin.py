@@ -18,6 +18,7 @@ from anomalies.models import (
     DeliveryStatus,
     DetectorCheckpoint,
     Feedback,
+    Incident,
 )
 from alerts.channel_validation import validate_channels
 
@@ -53,6 +54,16 @@ class AnomalyLogAdmin(admin.ModelAdmin):
         return export_response(
             request, queryset.order_by("timestamp", "pk"), "csv", f"anomalies-selected-{stamp}.csv"
         )
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = ("started_at", "ended_at", "source_type", "series", "peak_score", "row_count")
+    list_filter = ("source_type", "series")
+    date_hierarchy = "started_at"
+    readonly_fields = ("source_type", "series", "started_at", "ended_at", "peak_score", "peak", "row_count", "created_at")
+    list_per_page = 50
+    show_full_result_count = False
 
 
 def _channel_messages(detail, prefix=""):

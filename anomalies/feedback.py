@@ -12,10 +12,11 @@ from rest_framework import serializers
 from anomalies.models import CONFIRMING_LABELS, AnomalyLog, Feedback, FeedbackLabel
 
 
-def record_feedback(anomaly, user, label):
-    """Store ``user``'s ``label`` for ``anomaly`` and make it the detection's current label."""
+def record_feedback(anomaly, user, label, incident=None):
+    """Store ``user``'s ``label`` for ``anomaly`` (given on its ``incident``, if any) and make it
+    the detection's current label."""
     with transaction.atomic():
-        feedback = Feedback.objects.create(anomaly=anomaly, user=user, label=label)
+        feedback = Feedback.objects.create(anomaly=anomaly, user=user, label=label, incident=incident)
         AnomalyLog.objects.filter(pk=anomaly.pk).update(feedback_label=label)
     anomaly.feedback_label = label
     return feedback

@@ -93,8 +93,8 @@ class AnomalyLogQuerySet(models.QuerySet):
     update.alters_data = True
 
     def create_log(self, *, timestamp, source_type, anomaly_score, **fields):
-        """Store one detection; severity follows from the score unless given."""
-        fields.setdefault("severity", severity_for_score(anomaly_score))
+        """Store one detection; severity follows from the score unless given (low without one)."""
+        fields.setdefault("severity", severity_for_score(0.0 if anomaly_score is None else anomaly_score))
         return self.create(
             timestamp=timestamp, source_type=source_type, anomaly_score=anomaly_score, **fields
         )

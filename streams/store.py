@@ -25,6 +25,7 @@ from datetime import datetime
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
+from anomalies import incidents
 from anomalies.models import AnomalyLog, DetectorCheckpoint
 from anomalies.signals import detections_stored
 from streams.sources.base import Backoff
@@ -244,8 +245,11 @@ class DetectionStore:
             announce(new_rows)
 
     def _insert(self, rows):
-        """Insert the rows not stored yet (and count them in the rollups); return the new ones."""
-        return AnomalyLog.objects.insert_new([to_instance(row) for row in rows])
+        """Insert the rows not stored yet (and count them in the rollups), attach the alarming
+        ones to their incidents; return the new ones."""
+        inserted = AnomalyLog.objects.insert_new([to_instance(row) for row in rows])
+        incidents.attach(inserted)
+        return inserted
 
     def _save_checkpoint(self, checkpoint):
         save_series_states(checkpoint.get("series") or {})

@@ -10,7 +10,8 @@ from .normalise import OnlineNormaliser, robust_location_scale
 from .persistence import condensed_distances, h0_diagram, higher_diagrams
 from .scoring import AlarmGate, EmpiricalTails, combined_tail, log_features
 from .severity import severity_for_score
-from .betti import betti_from_diagrams
+from .betti import NoiseBand, betti_curve_summary
+from .explain import TYPICAL_SUMMARIES, explain
 from .summaries import filtration_scale, summarise
 
 STATE_VERSION = 1
@@ -183,6 +184,7 @@ class Detector:
             measurable_tail=1.0 / config.history_span,
         )
         self.higher = _Higher()
+        self.noise_band = NoiseBand(config.maxdim)
         self.reference: np.ndarray | None = None  # ring of past embedded points (raw units)
         self.reference_count = 0
         # Scalar streams: the logged window summaries at each reference point, and this row's
@@ -192,6 +194,9 @@ class Detector:
         self.censored = 0  # consecutive alarming rows of a vector stream kept out of its past
         self.value_range: list[float] | None = None  # [min, max] of every value a scalar stream has shown
         self._replaced: tuple | None = None  # this row's reference slot and what it held before
+        # This row's facts for its explanation: the value range before it, its analogues' distances.
+        self._range_before: tuple | None = None
+        self._analogue_distances: np.ndarray | None = None
 
     # -- the stream -------------------------------------------------------------------------
 
@@ -250,6 +255,7 @@ class Detector:
             self.value_range = [value, value]
             return 0.0
         low, high = self.value_range
+        self._range_before = (low, high)
         width = high - low
         excess = max(value - high, low - value, 0.0) / width if width > 0.0 else 0.0
         self.value_range = [min(low, value), max(high, value)]
@@ -315,7 +321,47 @@ class Detector:
                 pending = self._censor(score, pending)
         for history, features in pending:
             history.add(features)
-        return self._detection(timestamp, score, h0, summaries, gated)
+        betti, bands = self._betti(h0, summaries, fresh_higher)
+        detection = self._detection(timestamp, score, h0, summaries, gated, betti)
+        if tails is not None:
+            detection.explanation = self._explain(detection, tails, summaries, bands, range_excess)
+        self.noise_band.learn_typical(summaries, TYPICAL_SUMMARIES)
+        return detection
+
+    def _explain(self, detection: Detection, tails: np.ndarray, summaries: dict, bands, range_excess) -> dict:
+        names = self._row_feature_names()
+        if len(tails) > len(names):  # this row also ranked its H1/H2 summaries
+            names = names + [f"h{k}_{name}" for k in range(1, self.config.maxdim + 1) for name in HIGHER_FEATURES]
+        value_range = None
+        if self.scalar and self._range_before is not None:
+            low, high = self._range_before
+            value_range = {
+                "value": float(self.previous[0]), "past_min": low, "past_max": high,
+                "excess_share": float(range_excess), "tolerance": self.config.range_tolerance,
+                "fired": bool(range_excess > self.config.range_tolerance > 0.0),
+            }
+        return explain(
+            score=detection.score, threshold=self.config.threshold, names=names, tails=list(tails),
+            summaries=summaries, betti=[detection.betti_h0, detection.betti_h1, detection.betti_h2],
+            bands=bands, typical=self.noise_band.typical, value_range=value_range,
+            analogue_distances=self._analogue_distances if self.scalar else None,
+            suppressed=detection.suppressed,
+        )
+
+    def _betti(self, h0: np.ndarray, summaries: dict, fresh_higher: bool) -> list[int]:
+        """The window's Betti numbers above the stream's noise band, with the bands and the
+        Betti-curve summaries added to ``summaries``; then the band learns this window (H1/H2
+        on the rows that computed them). Display only: no scored feature depends on them."""
+        diagrams = [h0] + [np.asarray(d, dtype=float).reshape(-1, 2) for d in self.higher.diagrams]
+        betti, bands = self.noise_band.betti(diagrams)
+        for k, (diagram, band) in enumerate(zip(diagrams, bands)):
+            summaries[f"h{k}_noise_band"] = float(band)
+            summaries.update(betti_curve_summary(diagram, f"h{k}"))
+        self.noise_band.learn(0, h0)
+        if fresh_higher:
+            for k, diagram in enumerate(diagrams[1:], start=1):
+                self.noise_band.learn(k, diagram)
+        return betti, bands
 
     def _range_tail(self, range_excess: float) -> float:
         """The tail probability a scalar value gets for lying more than ``range_tolerance`` of
@@ -400,6 +446,7 @@ class Detector:
         slot = self.reference_count % capacity
         death = 0.0
         self._analogues = None
+        self._analogue_distances = None
         if filled > config.window:
             offsets = self.reference[:filled] - point
             offsets *= 1.0 / scale
@@ -408,6 +455,8 @@ class Detector:
             death = float(np.sqrt(squared.min()))
             if self._judges_by_analogues():
                 self._analogues = self._nearest_slots(squared, filled, slot)
+                if self._analogues is not None:
+                    self._analogue_distances = np.sqrt(squared[self._analogues])
         self._replaced = (slot, self.reference[slot].copy())
         self.reference[slot] = point
         self.reference_count += 1
@@ -524,20 +573,12 @@ class Detector:
     def _upper_only(self) -> list[bool]:
         return [name in DISTANCE_FEATURES for name in self._row_feature_names()]
 
-    def _detection(self, timestamp, score, h0, summaries, gated=None) -> Detection:
+    def _detection(self, timestamp, score, h0, summaries, gated=None, betti=(0, 0, 0)) -> Detection:
         """The row's detection; ``score`` None is a warm-up row, ``gated`` the gate's score."""
         warming_up = score is None
         higher = self.higher.diagrams if h0 is not None else []
-        betti = [0, 0, 0]
         diagram = {"h0": [], "h1": [], "h2": []}
         if h0 is not None:
-            betti, _ = betti_from_diagrams(
-                h0,
-                higher,
-                self.config.betti_scale_factor,
-                self.config.betti_scale_quantile,
-                scale=summaries["filtration_scale"],
-            )
             diagram["h0"] = h0.tolist()
             for k, pairs in enumerate(higher, start=1):
                 diagram[f"h{k}"] = pairs
@@ -583,6 +624,7 @@ class Detector:
             "reference_summaries": None if self.reference_summaries is None else self.reference_summaries.tolist(),
             "censored": self.censored,
             "value_range": self.value_range,
+            "noise_band": self.noise_band.get_state(),
         }
 
     @classmethod
@@ -621,6 +663,8 @@ class Detector:
         detector.censored = int(state.get("censored", 0))  # absent from states saved before it existed
         if state.get("value_range") is not None:
             detector.value_range = [float(v) for v in state["value_range"]]
+        if state.get("noise_band") is not None:  # absent from states saved before it: learnt afresh
+            detector.noise_band.set_state(state["noise_band"])
         higher = state["higher"]
         detector.higher = _Higher(
             diagrams=higher["diagrams"], summaries={k: float(v) for k, v in higher["summaries"].items()}

@@ -23,8 +23,8 @@ class FeedbackSerializer(ModelSerializer):
 
     class Meta:
         model = Feedback
-        fields = ["id", "anomaly", "label", "user", "username", "created_at"]
-        read_only_fields = ["created_at"]
+        fields = ["id", "anomaly", "label", "user", "username", "created_at", "incident"]
+        read_only_fields = ["created_at", "incident"]
 
 
 @extend_schema_view(

@@ -33,7 +33,17 @@ def make_alert_config(ctx):
     )
 
 
-PATH_PARAMS = {"anomaly_id": make_anomaly, "alert_config_id": make_alert_config}
+def make_incident(ctx):
+    from anomalies import incidents
+
+    alarm = AnomalyLog.objects.create_log(
+        timestamp=datetime(2024, 1, 1, tzinfo=timezone.utc), source_type="wikipedia", anomaly_score=0.999,
+        is_anomaly=True,
+    )
+    return incidents.attach([alarm])[0]
+
+
+PATH_PARAMS = {"anomaly_id": make_anomaly, "alert_config_id": make_alert_config, "incident_id": make_incident}
 
 ROWS = [
     # Detections: everyone signed in reads; only admins (and admin service accounts) write.
@@ -48,6 +58,10 @@ ROWS = [
     # Feedback: every signed-in user labels detections and reads their history.
     Row("POST", "/api/anomalies/{anomaly_id}/feedback", 401, 201, 201, 201, {"label": "anomaly"}),
     Row("GET", "/api/anomalies/{anomaly_id}/feedback", 401, 200, 200, 200),
+    # Incidents: everyone signed in reads them and gives feedback on them.
+    Row("GET", "/api/incidents", 401, 200, 200, 200),
+    Row("GET", "/api/incidents/{incident_id}", 401, 200, 200, 200),
+    Row("POST", "/api/incidents/{incident_id}/feedback", 401, 201, 201, 201, {"label": "anomaly"}),
     # Alert configurations: your own (others' are 404, not 403); an admin's reach is everyone's.
     Row("GET", "/api/alerts/configs", 401, 200, 200, 200),
     Row("POST", "/api/alerts/configs", 401, 201, 201, 201, ALERT_CONFIG),

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Session
+from anomalies import incidents
 from anomalies.models import AlertConfig, AlertDelivery, AnomalyLog, DetectorCheckpoint, Feedback
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +31,11 @@ def _anomaly_log(owner):
         timestamp=timezone.now(), source_type="wikipedia", anomaly_score=0.995, is_anomaly=True,
         betti_h0=4, betti_h1=2, event_data={"edits": 41}, metadata={"window_seconds": 60},
     )
+
+
+def _incident(owner):
+    (incident,) = incidents.attach([_anomaly_log(owner)])
+    return incident
 
 
 def _alert_config(owner):
@@ -64,6 +70,7 @@ SAMPLES = {
     "anomalies.alertconfig": _alert_config,
     "anomalies.alertdelivery": _alert_delivery,
     "anomalies.feedback": _feedback,
+    "anomalies.incident": _incident,
     "anomalies.detectorcheckpoint": _checkpoint,
     "auth.group": lambda owner: Group.objects.create(name="operators"),
 }

@@ -319,3 +319,12 @@ def test_suppressed_and_explanation_are_stored_as_given(client_for, admin):
     assert response.status_code == 201, response.content
     stored = AnomalyLog.objects.get()
     assert stored.suppressed and stored.anomaly_score == 0.995 and stored.explanation == explanation
+    detail = client_for(admin).get(f"{URL}/{stored.pk}")
+    assert detail.status_code == 200 and detail.json()["explanation"] == explanation
+    assert detail.json()["suppressed"] is True
+
+
+def test_explanation_must_be_an_object(client_for, admin):
+    response = client_for(admin).post(URL, detection(explanation=["rare"]), format="json")
+
+    assert_error(response, 400, "explanation")

@@ -155,5 +155,6 @@ def test_current_label_is_listed_filterable_and_exported(client_for, viewer):
 
     export = client.get("/api/anomalies/export", {"format": "csv", "ordering": "timestamp"})
     lines = b"".join(export.streaming_content).decode().splitlines()
-    assert lines[0].split(",")[-2:] == ["feedback_label", "series"]
-    assert [line.split(",")[-2] for line in lines[1:]] == ["anomaly", "not_anomaly", ""]
+    header = lines[0].split(",")
+    assert header[-6:] == ["feedback_label", "series", "suppressed", "warming_up", "incident", "explanation"]
+    assert [line.split(",")[-6] for line in lines[1:]] == ["anomaly", "not_anomaly", ""]

@@ -50,9 +50,11 @@ def test_vector_stream_uses_the_cloud_of_recent_vectors():
     angles = np.arange(300) * 2 * np.pi / 32
     for i, a in enumerate(angles):
         detection = detector.update(float(i), [np.cos(a), np.sin(a), 0.01 * rng.normal()])
-    # The last 32 vectors trace one full turn of a circle: one component, one loop.
-    assert (detection.betti_h0, detection.betti_h1) == (1, 1)
+    # The last 32 vectors trace one full turn of a circle: its loop stands above the noise band
+    # (the third component, scaled to unit variance, is pure noise: its small loops may too).
     assert len(detection.diagram["h1"]) >= 1
+    longest = max(death - birth for birth, death in detection.diagram["h1"])
+    assert longest > detection.summaries["h1_noise_band"] and detection.betti_h1 >= 1
 
 
 def test_vector_length_must_not_change():

@@ -40,3 +40,30 @@ def test_suppressed_rows_keep_their_rarity_and_the_gate_keeps_its_damping_to_its
             assert d.gated_score == d.score
             assert d.is_anomaly == (d.score >= config.threshold)
 
+
+
+def test_every_scored_row_explains_itself_and_an_alarm_names_its_rare_features():
+    detections = run(incident_series())
+    assert all(d.explanation == {} for d in detections if d.warming_up)
+    scored = [d for d in detections if not d.warming_up and d.explanation]
+    assert len(scored) > 0.9 * sum(not d.warming_up for d in detections)
+    alarm = next(d for d in detections if d.is_anomaly)
+    explanation = alarm.explanation
+    assert explanation["tail_probability"] == 1.0 - alarm.score
+    rare = explanation["rare_features"]
+    assert rare and rare[0]["tail"] <= explanation["threshold_tail"]  # the feature that set the score
+    assert rare[0]["feature"] in alarm.summaries and rare[0]["value"] == alarm.summaries[rare[0]["feature"]]
+    assert explanation["diagram"]["betti"][:2] == [alarm.betti_h0, alarm.betti_h1]
+    assert set(explanation["diagram"]["noise_band"]) == {"h0", "h1"}
+    assert explanation["analogues"]["count"] == DetectorConfig().analogues
+    assert explanation["range"]["past_min"] <= explanation["range"]["past_max"]
+    assert "alarmed" in explanation["text"] and rare[0]["feature"] not in explanation["text"]  # in words
+
+
+def test_the_range_rule_says_the_value_and_its_past_range():
+    values = incident_series()
+    values[1200] = 40.0  # far outside every past value
+    detection = run(values[:1201])[-1]
+    value_range = detection.explanation["range"]
+    assert value_range["fired"] and value_range["value"] == 40.0
+    assert value_range["past_max"] < 40.0 and "Range rule: value 40" in detection.explanation["text"]
