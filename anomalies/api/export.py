@@ -64,7 +64,7 @@ def _model_field(name):
 
 def _formatters(field):
     """(NDJSON text, CSV cell) formatters of one column's database value."""
-    if field.primary_key:
+    if field.primary_key or isinstance(field, models.ForeignKey):  # ids are strings in the API
         return (lambda v: f'"{v}"'), str
     if isinstance(field, models.DateTimeField):
         return (lambda v: f'"{isoformat(v)}"'), isoformat
@@ -171,9 +171,16 @@ def export_rows(queryset):
     return queryset.values_list(*layout.select).iterator(chunk_size=DB_CHUNK_SIZE), layout
 
 
-def export_response(request, queryset, export_format, filename):
+def reference_chunks(queryset, export_format):
+    """The export formatted in Python: the reference the database-written paths match."""
     rows, layout = export_rows(queryset)
-    chunks = CHUNKERS[export_format](rows, layout)
+    return CHUNKERS[export_format](rows, layout)
+
+
+def export_response(request, queryset, export_format, filename):
+    from anomalies.api import export_sql  # it builds on this module's layout
+
+    chunks = export_sql.chunks(queryset, export_format) or reference_chunks(queryset, export_format)
     if isinstance(getattr(request, "_request", request), ASGIRequest):
         chunks = _in_sync_thread(chunks)
     response = StreamingHttpResponse(chunks, content_type=FORMATS[export_format])

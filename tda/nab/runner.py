@@ -14,11 +14,14 @@ from .scoring import PROFILES, ProfileResult, score_corpus, scorable_rows
 
 
 def detect_series(series: Series, config: DetectorConfig, on_row=None) -> list[float]:
-    """One fresh detector per file, fed row by row: the score of row t sees rows <= t only."""
+    """One fresh detector per file, fed row by row: the score of row t sees rows <= t only.
+
+    NAB ranks one number per row: the gated score (see :class:`tda.detector.Detection`).
+    """
     detector = Detector(config)
     scores = []
     for timestamp, value in zip(series.epoch_seconds(), series.numbers()):
-        scores.append(detector.update(timestamp, value).score)
+        scores.append(detector.update(timestamp, value).gated_score)
         if on_row is not None:
             on_row()
     return scores
