@@ -13,6 +13,7 @@ from .severity import severity_for_score
 from .betti import NoiseBand, betti_curve_summary
 from .explain import TYPICAL_SUMMARIES, explain
 from .summaries import filtration_scale, summarise
+from .young import young_history_score
 
 STATE_VERSION = 1
 # Vector streams: rows at least this unusual stay out of the past (see Detector._censor).
@@ -35,6 +36,7 @@ class DetectorConfig:
     daily_phase_radius: float = 1.0  # time-of-day circle added to a scalar stream's inserted point (0 = off)
     analogues: int = 32  # nearest past states whose windows a scalar stream's window summaries must beat (0 = off)
     range_tolerance: float = 0.05  # a scalar value this share of its whole past range outside it is an anomaly (0 = off)
+    young_history: bool = True  # a scalar stream's tail times sqrt(history_span / rows of history) until full
     h1_stride: int = 4  # H1/H2 are recomputed every `h1_stride` rows (H0 on every row)
     normaliser_span: int = 2000  # memory (rows) of the online mean/variance
     history_span: int = 2000  # rows of past features each new one is ranked against
@@ -317,6 +319,11 @@ class Detector:
             if not self.scalar and self.censored == 0:
                 self.gate.rearm()  # the last incident is over: the next one is news
             gated = self.gate.apply(score)
+            if self.scalar and config.young_history:
+                # The gate judges the uncorrected rarity (an incident stays one incident); what
+                # the row reports is corrected for its young history (tda/young.py).
+                score = young_history_score(score, self.row_history.count, config.history_span)
+                gated = score * config.quiet_damping if self.gate.suppressed else score
             if not self.scalar:
                 pending = self._censor(score, pending)
         for history, features in pending:
@@ -631,9 +638,9 @@ class Detector:
     def from_state(cls, state: dict) -> "Detector":
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise ValueError("unsupported detector state (version mismatch)")
-        # States saved before the daily phase, the analogues and the range rule existed continue
-        # as they ran.
-        older = {"daily_phase_radius": 0.0, "analogues": 0, "range_tolerance": 0.0}
+        # States saved before the daily phase, the analogues, the range rule and the young-history
+        # correction existed continue as they ran.
+        older = {"daily_phase_radius": 0.0, "analogues": 0, "range_tolerance": 0.0, "young_history": False}
         detector = cls(DetectorConfig.from_dict({**older, **state["config"]}))
         config = detector.config
         detector.rows = int(state["rows"])

@@ -99,10 +99,36 @@ def test_save_and_restore_through_json_gives_identical_later_detections(config):
 def test_state_saved_before_the_daily_phase_analogues_and_range_rule_existed_continues_without_them():
     def as_an_older_topoforge_saved_it(state):
         del state["config"]["daily_phase_radius"], state["config"]["analogues"], state["reference_summaries"]
-        del state["config"]["range_tolerance"], state["value_range"]
+        del state["config"]["range_tolerance"], state["value_range"], state["config"]["young_history"]
 
-    older = DetectorConfig(daily_phase_radius=0.0, analogues=0, range_tolerance=0.0)
+    older = DetectorConfig(daily_phase_radius=0.0, analogues=0, range_tolerance=0.0, young_history=False)
     assert_restored_state_continues_identically(Detector(older), with_level_shift(5), as_an_older_topoforge_saved_it)
+
+
+def test_a_young_stream_needs_rarer_rows_to_alarm_until_its_history_is_full():
+    """The gate sees the same rows with and without the correction; the reported tail is the
+    plain one times sqrt(history_span / rows of history), and the same once the history is full."""
+    from tda.young import young_history_factor
+
+    assert young_history_factor(64, 2000) == pytest.approx((2000 / 64) ** 0.5)
+    assert young_history_factor(2000, 2000) == young_history_factor(5000, 2000) == 1.0
+    config = {"history_span": 400}
+    on, off = Detector(DetectorConfig(**config)), Detector(DetectorConfig(young_history=False, **config))
+    young = full = 0
+    for t, value in enumerate(with_spike(2)):
+        a, b = on.update(1_700_000_000.0 + 300 * t, value), off.update(1_700_000_000.0 + 300 * t, value)
+        assert a.warming_up == b.warming_up
+        if b.warming_up:
+            continue
+        count = min(off.row_history.count - 1, 400)
+        if count < 400:
+            factor = young_history_factor(count, 400)
+            assert 1.0 - a.score == pytest.approx(min(1.0, (1.0 - b.score) * factor), rel=1e-9, abs=1e-12)
+            young += 1
+        else:
+            assert a.score == b.score and a.is_anomaly == b.is_anomaly
+            full += 1
+    assert young > 300 and full > 100
 
 
 def with_slow_rise(seed):
