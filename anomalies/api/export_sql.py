@@ -7,12 +7,10 @@ database does the formatting wherever it can write the exact text:
   format, read with psycopg's ``cursor.copy()``. Formula neutralising, CSV quoting, JSON string
   escaping (``to_json``, which escapes exactly what Python's ``encode_basestring`` does) and the
   ``Z`` times are SQL; Python only strips each row's 6-byte binary field header and joins rows.
-- SQLite, CSV: one ``SELECT`` of the finished cells (times, booleans, neutralised text written in
-  SQL; floats as stored), passed whole to ``csv.writer.writerows``, whose quoting is then the
-  reference's by construction and whose ``str()`` of a float is Python's ``repr``. NDJSON: the
-  finished text between the float columns, joined around ``repr()`` of each float (SQLite prints
-  15 significant digits, not the shortest round-trip form) with one ``%`` format per row. No model
-  instances, no Django converters (docs/PERFORMANCE.md has the variants measured).
+- SQLite: the same lines in one ``SELECT``, except the floats (SQLite prints 15 significant
+  digits, not Python's shortest round-trip form): the row is the finished text between the float
+  columns, and one ``%`` format per row puts ``repr()`` of each float in. No model instances, no
+  Django converters (docs/PERFORMANCE.md has the variants measured).
 - MongoDB: an aggregate pipeline of the queryset's own ``$match`` and ``$sort`` (from
   django-mongodb-backend's compiler) and a ``$project`` of the exported fields, read in batches by
   pymongo and formatted by ``export.py``'s layout, without Django's per-row converters.
@@ -22,8 +20,6 @@ The filters and the order are the queryset's: the SQL is Django's compiled query
 it does not know, and the caller falls back to ``export.py``, which stays the reference that a
 test diffs these paths against.
 """
-import csv
-import io
 from datetime import timezone as dt_timezone
 
 from django.db import connections, models
@@ -40,20 +36,18 @@ MONGODB_BATCH_SIZE = 2000
 QUOTE = '"'
 
 
-def _sql_text(text, char):
-    """SQL of the string ``text``; ``char`` is the backend's function of a code point."""
-    escaped = "".join(f"' || {char}({ord(c)}) || '" if c in "\t\r\n" else c for c in text.replace("'", "''"))
-    return f"'{escaped}'"
+def _sql_text(text):
+    """A SQL string literal (tab, CR and LF stand in it as themselves, in both dialects)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 class Dialect:
     """SQL for the cells, for one SQL backend. ``column`` is a qualified, quoted column name."""
 
     writes_floats = True  # whether the database prints a float as Python's repr() does
-    char = "chr"
 
     def text(self, text):
-        return _sql_text(text, self.char)
+        return _sql_text(text)
 
     def neutralised(self, text):
         """``export.neutralise(text)``: a cell a spreadsheet would run as a formula gets a ``'``."""
@@ -128,7 +122,6 @@ class PostgreSQL(Dialect):
 
 class SQLite(Dialect):
     writes_floats = False  # SQLite prints 15 significant digits: Python writes these cells
-    char = "char"
 
     def contains(self, text, char):
         return f"instr({text}, {self.text(char)}) > 0"
@@ -249,41 +242,9 @@ def _float_columns(column_of):
     return [column_of(_model_field(name)) for name in COLUMNS if isinstance(_model_field(name), models.FloatField)]
 
 
-def _sqlite_csv(queryset, connection):
-    dialect, column_of, fields = SQLite(), _columns(connection), _fields()
-    if fields is None:
-        return None
-    expressions = []
-    for field in fields:
-        if isinstance(field, models.FloatField):
-            expressions.append(column_of(field))  # csv.writer writes str(float), which is repr
-            continue
-        cells = dialect.cells(field, column_of(field))
-        if cells is None:
-            return None
-        expressions.append(cells[1])
-    sql, params = _compiled(queryset, expressions)
-
-    def chunks():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")  # as export.csv_chunks
-        writer.writerow(COLUMNS)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            while rows := cursor.fetchmany(ROWS_PER_CHUNK):
-                writer.writerows(rows)
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        if buffer.tell():
-            yield buffer.getvalue()
-
-    return chunks()
-
-
-def _sqlite_ndjson(queryset, connection):
+def _sqlite_chunks(queryset, export_format, connection):
     column_of = _columns(connection)
-    parts = _line_parts(SQLite(), "ndjson", column_of)
+    parts = _line_parts(SQLite(), export_format, column_of)
     if parts is None:
         return None
     segments = _segments(parts)
@@ -292,16 +253,14 @@ def _sqlite_ndjson(queryset, connection):
     template = "".join("%r" if segment is None else "%s" for segment in segments)
 
     def chunks():
+        if export_format == "csv":
+            yield CSV_HEADER
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             while rows := cursor.fetchmany(ROWS_PER_CHUNK):
                 yield "".join([template % row for row in rows])
 
     return chunks()
-
-
-def _sqlite_chunks(queryset, export_format, connection):
-    return (_sqlite_csv if export_format == "csv" else _sqlite_ndjson)(queryset, connection)
 
 
 def _mongodb_chunks(queryset, export_format, connection):
