@@ -32,6 +32,9 @@ def queue_alerts_on_store(sender, detections=(), **kwargs):
 
 
 def matches(config, detection):
+    """A scored row the gate let through (a suppressed row belongs to an alerted incident)."""
+    if detection.anomaly_score is None or detection.suppressed:
+        return False
     return detection.anomaly_score >= config.threshold and (
         not config.source_type or detection.source_type == config.source_type
     )
@@ -43,7 +46,10 @@ def queue_alerts(detections, now=None):
     if not detections:
         return
     now = now or timezone.now()
-    peak = max(detection.anomaly_score for detection in detections)
+    scored = [detection.anomaly_score for detection in detections if detection.anomaly_score is not None]
+    if not scored:
+        return
+    peak = max(scored)
     for config in AlertConfig.objects.filter(is_active=True, threshold__lte=peak):
         matched = [detection for detection in detections if matches(config, detection)]
         if not matched or not config.notification_channels:

@@ -89,7 +89,7 @@ def text(body):
     if detection:
         lines.append(
             f"Opening detection: {detection.get('source_type')} at {detection.get('timestamp')}, "
-            f"score {detection.get('anomaly_score', 0):.3f}, severity {detection.get('severity')}"
+            f"score {detection.get('anomaly_score') or 0:.3f}, severity {detection.get('severity')}"
             f" (id {detection.get('id')})."
         )
     lines.append(f"Delivery {body['delivery_id']} · TopoForge {settings.TOPOFORGE_VERSION}")

@@ -25,19 +25,22 @@ from alerts.channel_validation import validate_channels
 @admin.register(AnomalyLog)
 class AnomalyLogAdmin(admin.ModelAdmin):
     list_display = (
-        "timestamp", "source_type", "series", "score", "severity", "is_anomaly", "betti", "feedback_label"
+        "timestamp", "source_type", "series", "score", "severity", "is_anomaly", "suppressed",
+        "warming_up", "incident", "betti", "feedback_label",
     )
-    list_filter = ("is_anomaly", "severity", "source_type", "feedback_label", "series")
+    list_filter = ("is_anomaly", "suppressed", "warming_up", "severity", "source_type", "feedback_label", "series")
     search_fields = ("source_type", "series", "dedup_key")
     date_hierarchy = "timestamp"
     readonly_fields = ("dedup_key", "created_at")
+    raw_id_fields = ("incident",)
     list_per_page = 50
     show_full_result_count = False  # counting millions of rows on every page is slow
     actions = ["download_csv"]
 
     @admin.display(description="score", ordering="anomaly_score")
     def score(self, log):
-        return f"{log.anomaly_score:.4f}"
+        """The row's rarity; a warm-up row has none."""
+        return "warming up" if log.anomaly_score is None else f"{log.anomaly_score:.4f}"
 
     @admin.display(description="Betti h0/h1/h2")
     def betti(self, log):

@@ -125,8 +125,29 @@ class AnomalyLog(models.Model):
     betti_h0 = models.PositiveIntegerField(default=0)
     betti_h1 = models.PositiveIntegerField(default=0)
     betti_h2 = models.PositiveIntegerField(default=0)
-    anomaly_score = models.FloatField(validators=SCORE_VALIDATORS)
+    anomaly_score = models.FloatField(
+        null=True, blank=True, validators=SCORE_VALIDATORS,
+        help_text="The row's rarity: 1 - the tail probability of its features against the series' "
+        "past, in [0, 1]; null while the detector is warming up (no past to rank against yet).",
+    )
     is_anomaly = models.BooleanField(default=False)
+    suppressed = models.BooleanField(
+        default=False,
+        help_text="The alarm gate's decision: the row came inside the quiet period of an earlier "
+        "alarm (the same incident), so it did not alarm whatever its rarity.",
+    )
+    warming_up = models.BooleanField(
+        default=False, help_text="The detector had too little past to score this row (score null)."
+    )
+    explanation = models.JSONField(
+        default=dict, blank=True,
+        help_text="Why the row scored as it did: rare features and tail probabilities, the range "
+        "rule, the analogues, the diagram against the series' typical one (docs/DETECTION.md).",
+    )
+    incident = models.ForeignKey(
+        "Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="rows",
+        help_text="The incident this alarming row belongs to (its first alarm or a suppressed one).",
+    )
     severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.LOW)
     metadata = models.JSONField(default=dict, blank=True)
     dedup_key = models.CharField(
@@ -161,7 +182,8 @@ class AnomalyLog(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.source_type} {self.timestamp:%Y-%m-%d %H:%M:%S} score {self.anomaly_score:.3f}"
+        score = "warming up" if self.anomaly_score is None else f"score {self.anomaly_score:.3f}"
+        return f"{self.source_type} {self.timestamp:%Y-%m-%d %H:%M:%S} {score}"
 
     def save(self, *args, **kwargs):
         """A saved detection moves the rollups: out of its stored group, into its new one."""
@@ -182,6 +204,33 @@ class AnomalyLog(models.Model):
         using = kwargs.get("using") or self._state.db or "default"
         with transaction.atomic(using=using):
             return AnomalyLog.objects.using(using).filter(pk=self.pk).delete()
+
+
+class Incident(models.Model):
+    """Consecutive alarms of one stream and series: the row that raised the alarm and the
+    rows at or above the threshold that the gate suppressed after it (anomalies/incidents.py)."""
+
+    source_type = models.CharField(max_length=64)
+    series = models.CharField(max_length=200, blank=True, default="")
+    started_at = models.DateTimeField(help_text="Timestamp of its first alarming row.")
+    ended_at = models.DateTimeField(help_text="Timestamp of its latest alarming row.")
+    peak_score = models.FloatField(validators=SCORE_VALIDATORS, help_text="Highest rarity of its rows.")
+    peak = models.ForeignKey(
+        AnomalyLog, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Its rarest row.",
+    )
+    row_count = models.PositiveIntegerField(default=0, help_text="Its alarming rows.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["source_type", "series", "ended_at"], name="incident_series_end"),
+            models.Index(fields=["started_at"], name="incident_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.source_type} incident from {self.started_at:%Y-%m-%d %H:%M:%S} ({self.row_count} rows)"
 
 
 class RollupPeriod(models.TextChoices):
@@ -325,6 +374,10 @@ class AlertDelivery(models.Model):
     payload = models.JSONField(
         default=dict, blank=True, help_text="The detection that opened the alert, and the config."
     )
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="alert_deliveries",
+        help_text="The incident of the detection that opened the alert.",
+    )
     detection_count = models.PositiveIntegerField(default=0)
     max_score = models.FloatField(null=True, blank=True)
     first_detection_at = models.DateTimeField(null=True, blank=True)
@@ -355,6 +408,10 @@ class Feedback(models.Model):
         related_name="feedback",
     )
     label = models.CharField(max_length=16, choices=FeedbackLabel.choices)
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback",
+        help_text="Set when the verdict was given on a whole incident (it is kept on its peak row).",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

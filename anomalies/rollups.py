@@ -115,7 +115,7 @@ def groups_of_objects(objects):
         labels = {obj.feedback_label: 1} if obj.feedback_label else {}
         score = obj.anomaly_score
         hours.setdefault(key, Group()).merge(
-            Group(1, score, obj.betti_h0, obj.betti_h1, obj.betti_h2, score, score,
+            Group(1, score or 0.0, obj.betti_h0, obj.betti_h1, obj.betti_h2, score, score,
                   obj.timestamp, obj.timestamp, labels)
         )
     return _with_days(hours)

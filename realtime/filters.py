@@ -54,7 +54,7 @@ class Subscription:
         """Whether the detection JSON (AnomalyLogSerializer's shape) passes every filter."""
         if self.source is not None and detection.get("source_type") != self.source:
             return False
-        if self.min_score is not None and detection.get("anomaly_score", 0.0) < self.min_score:
+        if self.min_score is not None and (detection.get("anomaly_score") or 0.0) < self.min_score:
             return False
         if self.anomalies_only and not detection.get("is_anomaly"):
             return False

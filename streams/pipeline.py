@@ -56,7 +56,10 @@ def window_row(window, detection, *, key, source, aggregator, detector_parameter
         "betti_h0": int(detection.betti_h0),
         "betti_h1": int(detection.betti_h1),
         "betti_h2": int(detection.betti_h2),
-        "anomaly_score": float(detection.score),
+        "anomaly_score": detection.score,
+        "suppressed": bool(detection.suppressed),
+        "warming_up": bool(detection.warming_up),
+        "explanation": detection.explanation,
         "is_anomaly": bool(detection.is_anomaly),
         "severity": detection.severity,
         "metadata": {

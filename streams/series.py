@@ -50,7 +50,7 @@ class Series:
     windows: int = 0
     anomalies: int = 0
     last_time: float = 0.0  # event time of its latest event
-    last_score: float = 0.0
+    last_score: float | None = None  # None: the last window was a warm-up row
 
     def state(self):
         return {"version": SERIES_VERSION, "aggregator": self.aggregator.get_state(),
@@ -112,7 +112,7 @@ class SeriesSet:
             detection = series.detector.update(window.end, window.vector)
             series.windows += 1
             series.anomalies += bool(detection.is_anomaly)
-            series.last_score = float(detection.score)
+            series.last_score = detection.score
             rows.append(window_row(window, detection, key=key, source=source, aggregator=series.aggregator,
                                    detector_parameters=self.detector_parameters, series=series.name))
         return rows

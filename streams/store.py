@@ -32,7 +32,8 @@ from streams.sources.base import Backoff
 logger = logging.getLogger(__name__)
 
 ROW_FIELDS = ("dedup_key", "source_type", "series", "event_data", "betti_h0", "betti_h1", "betti_h2",
-              "anomaly_score", "is_anomaly", "severity", "metadata")
+              "anomaly_score", "is_anomaly", "severity", "metadata", "suppressed", "warming_up",
+              "explanation")
 
 
 @dataclass

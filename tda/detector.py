@@ -106,8 +106,15 @@ class DetectorConfig:
 
 @dataclass
 class Detection:
+    """One row's verdict. ``score`` is the row's rarity (1 - its tail probability), None while
+    the detector is ``warming_up`` (it has no past to rank the row against yet); ``suppressed``
+    is the alarm gate's decision that the row belongs to the incident an earlier alarm raised
+    (its quiet period), so it does not alarm again whatever its rarity. ``gated_score`` is the
+    single number NAB's results format ranks: 0 in warm-up, the rarity times ``quiet_damping``
+    while suppressed, else the rarity; it is not stored."""
+
     timestamp: float
-    score: float
+    score: float | None
     is_anomaly: bool
     severity: str
     betti_h0: int = 0
@@ -116,6 +123,9 @@ class Detection:
     summaries: dict = field(default_factory=dict)
     diagram: dict = field(default_factory=lambda: {"h0": [], "h1": [], "h2": []})
     warming_up: bool = False
+    suppressed: bool = False
+    gated_score: float = 0.0
+    explanation: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -205,7 +215,7 @@ class Detector:
                 )
                 self.delay_history = []
         if self.delay is None or self.rows < config.window:
-            return self._detection(timestamp, 0.0, None, {}, warming_up=True)
+            return self._detection(timestamp, None, None, {})
         return self._analyse(timestamp, scale, residual, range_excess)
 
     def _observation(self, value) -> np.ndarray:
@@ -295,17 +305,17 @@ class Detector:
         )
 
         tails, pending = self._feature_tails(summaries, fresh_higher)
-        score, warming_up = 0.0, True
+        score = gated = None
         if tails is not None:
-            raw = 1.0 - min(combined_tail(tails), self._range_tail(range_excess))
+            score = 1.0 - min(combined_tail(tails), self._range_tail(range_excess))
             if not self.scalar and self.censored == 0:
                 self.gate.rearm()  # the last incident is over: the next one is news
-            score, warming_up = self.gate.apply(raw), False
+            gated = self.gate.apply(score)
             if not self.scalar:
-                pending = self._censor(raw, pending)
+                pending = self._censor(score, pending)
         for history, features in pending:
             history.add(features)
-        return self._detection(timestamp, score, h0, summaries, warming_up)
+        return self._detection(timestamp, score, h0, summaries, gated)
 
     def _range_tail(self, range_excess: float) -> float:
         """The tail probability a scalar value gets for lying more than ``range_tolerance`` of
@@ -514,7 +524,9 @@ class Detector:
     def _upper_only(self) -> list[bool]:
         return [name in DISTANCE_FEATURES for name in self._row_feature_names()]
 
-    def _detection(self, timestamp, score, h0, summaries, warming_up) -> Detection:
+    def _detection(self, timestamp, score, h0, summaries, gated=None) -> Detection:
+        """The row's detection; ``score`` None is a warm-up row, ``gated`` the gate's score."""
+        warming_up = score is None
         higher = self.higher.diagrams if h0 is not None else []
         betti = [0, 0, 0]
         diagram = {"h0": [], "h1": [], "h2": []}
@@ -531,15 +543,17 @@ class Detector:
                 diagram[f"h{k}"] = pairs
         return Detection(
             timestamp=float(timestamp),
-            score=float(score),
-            is_anomaly=(not warming_up) and score >= self.config.threshold,
-            severity=severity_for_score(score),
+            score=None if warming_up else float(score),
+            is_anomaly=(not warming_up) and gated >= self.config.threshold,
+            severity=severity_for_score(0.0 if warming_up else score),
             betti_h0=betti[0],
             betti_h1=betti[1],
             betti_h2=betti[2],
             summaries=dict(summaries),
             diagram=diagram,
             warming_up=warming_up,
+            suppressed=(not warming_up) and self.gate.suppressed,
+            gated_score=0.0 if warming_up else float(gated),
         )
 
     # -- persistence of the detector itself --------------------------------------------------

@@ -170,14 +170,21 @@ class AlarmGate:
         self.calm = 0  # consecutive unremarkable rows since the alarm
         self.since = 0  # rows since the alarm
         self.alarm_tail = 1.0  # tail probability (1 - score) of the row that raised the alarm
+        self.suppressed = False  # the gate's decision on the last row: inside an incident's quiet period
 
     def apply(self, score: float) -> float:
+        """The gated score of a row whose rarity is ``score``: ``score`` itself, or ``score``
+        times ``damping`` inside a quiet period (then :attr:`suppressed` is true). The gated
+        score is what NAB's one-column results file ranks; what a detection stores is the
+        rarity and the decision, separately."""
+        self.suppressed = False
         if self.quiet:
             self.since += 1
             self.calm = self.calm + 1 if score < self.CALM_LEVEL else 0
             if self.calm >= self.calm_rows or self.since > self.quiet_period:
                 self.quiet = False
             elif not self._breaks_through(score):
+                self.suppressed = True
                 return score * self.damping
         if score >= self.threshold:
             self.quiet, self.calm, self.since, self.alarm_tail = True, 0, 0, 1.0 - score

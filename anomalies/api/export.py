@@ -64,7 +64,7 @@ def _model_field(name):
 
 def _formatters(field):
     """(NDJSON text, CSV cell) formatters of one column's database value."""
-    if field.primary_key:
+    if field.primary_key or isinstance(field, models.ForeignKey):  # ids are strings in the API
         return (lambda v: f'"{v}"'), str
     if isinstance(field, models.DateTimeField):
         return (lambda v: f'"{isoformat(v)}"'), isoformat

@@ -7,10 +7,12 @@ database does the formatting wherever it can write the exact text:
   format, read with psycopg's ``cursor.copy()``. Formula neutralising, CSV quoting, JSON string
   escaping (``to_json``, which escapes exactly what Python's ``encode_basestring`` does) and the
   ``Z`` times are SQL; Python only strips each row's 6-byte binary field header and joins rows.
-- SQLite: the same lines in one ``SELECT``, except the floats (SQLite prints 15 significant
-  digits, not Python's shortest round-trip form): the row is the finished text between the float
-  columns, and one ``%`` format per row puts ``repr()`` of each float in. No model instances, no
-  Django converters (docs/PERFORMANCE.md has the variants measured).
+- SQLite, CSV: one ``SELECT`` of the finished cells (times, booleans, neutralised text written in
+  SQL; floats as stored), passed whole to ``csv.writer.writerows``, whose quoting is then the
+  reference's by construction and whose ``str()`` of a float is Python's ``repr``. NDJSON: the
+  finished text between the float columns, joined around ``repr()`` of each float (SQLite prints
+  15 significant digits, not the shortest round-trip form) with one ``%`` format per row. No model
+  instances, no Django converters (docs/PERFORMANCE.md has the variants measured).
 - MongoDB: an aggregate pipeline of the queryset's own ``$match`` and ``$sort`` (from
   django-mongodb-backend's compiler) and a ``$project`` of the exported fields, read in batches by
   pymongo and formatted by ``export.py``'s layout, without Django's per-row converters.
@@ -20,6 +22,8 @@ The filters and the order are the queryset's: the SQL is Django's compiled query
 it does not know, and the caller falls back to ``export.py``, which stays the reference that a
 test diffs these paths against.
 """
+import csv
+import io
 from datetime import timezone as dt_timezone
 
 from django.db import connections, models
@@ -34,20 +38,23 @@ BINARY_COPY_HEADER_LENGTH = 19  # signature (11 bytes), flags (4), header extens
 BINARY_ROW_PREFIX_LENGTH = 6  # field count (2 bytes), field length (4)
 MONGODB_BATCH_SIZE = 2000
 QUOTE = '"'
+NULL_TEXT = {"ndjson": "null", "csv": ""}  # export.py's null: JSON null, an empty CSV cell
 
 
-def _sql_text(text):
-    """A SQL string literal (tab, CR and LF stand in it as themselves, in both dialects)."""
-    return "'" + text.replace("'", "''") + "'"
+def _sql_text(text, char):
+    """SQL of the string ``text``; ``char`` is the backend's function of a code point."""
+    escaped = "".join(f"' || {char}({ord(c)}) || '" if c in "\t\r\n" else c for c in text.replace("'", "''"))
+    return f"'{escaped}'"
 
 
 class Dialect:
     """SQL for the cells, for one SQL backend. ``column`` is a qualified, quoted column name."""
 
     writes_floats = True  # whether the database prints a float as Python's repr() does
+    char = "chr"
 
     def text(self, text):
-        return _sql_text(text)
+        return _sql_text(text, self.char)
 
     def neutralised(self, text):
         """``export.neutralise(text)``: a cell a spreadsheet would run as a formula gets a ``'``."""
@@ -74,7 +81,7 @@ class Dialect:
 
         None where SQL cannot write the reference's text (the caller falls back to export.py).
         """
-        if field.primary_key:
+        if field.primary_key or isinstance(field, models.ForeignKey):  # ids are strings in the API
             text = f"CAST({column} AS TEXT)"
             return self.quoted(text), text, None
         if isinstance(field, models.DateTimeField):
@@ -120,6 +127,7 @@ class PostgreSQL(Dialect):
 
 class SQLite(Dialect):
     writes_floats = False  # SQLite prints 15 significant digits: Python writes these cells
+    char = "char"
 
     def contains(self, text, char):
         return f"instr({text}, {self.text(char)}) > 0"
@@ -136,16 +144,12 @@ class SQLite(Dialect):
 
 
 def _fields():
-    """The exported fields, or None if one is nullable (none is today; export.py handles that)."""
-    fields = [_model_field(name) for name in COLUMNS]
-    return None if any(field.null for field in fields) else fields
+    return [_model_field(name) for name in COLUMNS]
 
 
 def _line_parts(dialect, export_format, column_of):
     """The SQL pieces of one whole line: text expressions, with None where a float goes."""
     fields = _fields()
-    if fields is None:
-        return None
     ndjson = export_format == "ndjson"
     parts = [dialect.text("{")] if ndjson else []
     for index, (name, field) in enumerate(zip(COLUMNS, fields)):
@@ -155,14 +159,18 @@ def _line_parts(dialect, export_format, column_of):
         if isinstance(field, models.FloatField) and not dialect.writes_floats:
             parts.append(None)
             continue
-        cells = dialect.cells(field, column_of(field))
+        column = column_of(field)
+        cells = dialect.cells(field, column)
         if cells is None:
             return None
         to_json, to_csv, quoting_text = cells
         if ndjson:
-            parts.append(to_json)
+            cell = to_json
         else:
-            parts.append(to_csv if quoting_text is None else dialect.csv_quoted(quoting_text, to_csv))
+            cell = to_csv if quoting_text is None else dialect.csv_quoted(quoting_text, to_csv)
+        if field.null:
+            cell = f"CASE WHEN {column} IS NULL THEN {dialect.text(NULL_TEXT[export_format])} ELSE {cell} END"
+        parts.append(cell)
     parts.append(dialect.text("}\n" if ndjson else "\r\n"))
     return parts
 
@@ -240,9 +248,39 @@ def _float_columns(column_of):
     return [column_of(_model_field(name)) for name in COLUMNS if isinstance(_model_field(name), models.FloatField)]
 
 
-def _sqlite_chunks(queryset, export_format, connection):
+def _sqlite_csv(queryset, connection):
+    dialect, column_of, fields = SQLite(), _columns(connection), _fields()
+    expressions = []  # a NULL (a nullable column's) is written by csv.writer as export.py does: ""
+    for field in fields:
+        if isinstance(field, models.FloatField):
+            expressions.append(column_of(field))  # csv.writer writes str(float), which is repr
+            continue
+        cells = dialect.cells(field, column_of(field))
+        if cells is None:
+            return None
+        expressions.append(cells[1])
+    sql, params = _compiled(queryset, expressions)
+
+    def chunks():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")  # as export.csv_chunks
+        writer.writerow(COLUMNS)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(ROWS_PER_CHUNK):
+                writer.writerows(rows)
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        if buffer.tell():
+            yield buffer.getvalue()
+
+    return chunks()
+
+
+def _sqlite_ndjson(queryset, connection):
     column_of = _columns(connection)
-    parts = _line_parts(SQLite(), export_format, column_of)
+    parts = _line_parts(SQLite(), "ndjson", column_of)
     if parts is None:
         return None
     segments = _segments(parts)
@@ -250,15 +288,21 @@ def _sqlite_chunks(queryset, export_format, connection):
     sql, params = _compiled(queryset, [next(floats) if segment is None else segment for segment in segments])
     template = "".join("%r" if segment is None else "%s" for segment in segments)
 
+    def with_null(row):
+        """A line with a null float (a warm-up row's score): the rare case, cell by cell."""
+        return "".join("null" if v is None else repr(v) if isinstance(v, float) else v for v in row)
+
     def chunks():
-        if export_format == "csv":
-            yield CSV_HEADER
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             while rows := cursor.fetchmany(ROWS_PER_CHUNK):
-                yield "".join([template % row for row in rows])
+                yield "".join([with_null(row) if None in row else template % row for row in rows])
 
     return chunks()
+
+
+def _sqlite_chunks(queryset, export_format, connection):
+    return (_sqlite_csv if export_format == "csv" else _sqlite_ndjson)(queryset, connection)
 
 
 def _mongodb_chunks(queryset, export_format, connection):

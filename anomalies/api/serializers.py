@@ -84,14 +84,31 @@ class AnomalyLogSerializer(ModelSerializer):
             "created_at",
             "feedback_label",
             "series",
+            "suppressed",
+            "warming_up",
+            "incident",
+            "explanation",
         ]
-        read_only_fields = ["dedup_key", "created_at", "feedback_label"]
+        read_only_fields = ["dedup_key", "created_at", "feedback_label", "incident"]
         extra_kwargs = {
             "feedback_label": {
                 "help_text": "The latest feedback: anomaly | expected | not_anomaly | new_trend, "
                 "or empty. Given with POST /api/anomalies/{id}/feedback."
             },
-            "anomaly_score": {"help_text": "Calibrated anomaly score in [0, 1]."},
+            "anomaly_score": {
+                "required": True,
+                "help_text": "The row's rarity in [0, 1]: 1 - the tail probability of its features "
+                "against the series' past (0.999: rarer than one row in a thousand). Null only "
+                "when `warming_up`. Never damped: the gate's decision is `suppressed`.",
+            },
+            "suppressed": {"help_text": "The alarm gate kept this row from alarming: it came inside the "
+                           "quiet period of an earlier alarm (the same incident)."},
+            "warming_up": {"help_text": "The detector had too little past to score this row; "
+                           "`anomaly_score` is null."},
+            "incident": {"help_text": "Id of the incident this alarming row belongs to (GET "
+                         "/api/incidents/{id}), or null."},
+            "explanation": {"help_text": "Why the row scored as it did (see GET /api/anomalies/{id}): "
+                            "rare features, range rule, analogues, diagram against the typical one."},
             "series": {"help_text": "The series inside the stream (a host, a metric, a wiki: detect "
                        "--split-by); empty for a stream that is one series."},
             "is_anomaly": {"help_text": "Whether the detector flagged this window."},
@@ -101,7 +118,7 @@ class AnomalyLogSerializer(ModelSerializer):
         }
 
     def validate_anomaly_score(self, value):
-        return _require_finite(value)
+        return value if value is None else _require_finite(value)
 
     def validate_event_data(self, value):
         return _require_object(value)
@@ -109,8 +126,17 @@ class AnomalyLogSerializer(ModelSerializer):
     def validate_metadata(self, value):
         return _require_object(value)
 
+    def validate_explanation(self, value):
+        return _require_object(value)
+
     def validate(self, attrs):
-        attrs.setdefault("severity", severity_for_score(attrs["anomaly_score"]))
+        score = attrs.get("anomaly_score", getattr(self.instance, "anomaly_score", None))
+        warming_up = attrs.get("warming_up", getattr(self.instance, "warming_up", False))
+        if score is None and not warming_up:
+            raise serializers.ValidationError({"anomaly_score": "A number is required unless warming_up is true."})
+        if score is not None and warming_up:
+            raise serializers.ValidationError({"anomaly_score": "Must be null when warming_up is true."})
+        attrs.setdefault("severity", severity_for_score(0.0 if score is None else score))
         return attrs
 
 

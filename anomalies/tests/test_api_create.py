@@ -291,3 +291,31 @@ def test_read_only_fields_are_ignored_on_create(client_for, admin):
     stored = AnomalyLog.objects.get()
     assert stored.dedup_key != "mine"
     assert stored.created_at.year != 2000
+
+
+def test_warm_up_row_is_stored_with_a_null_score(client_for, admin):
+    response = client_for(admin).post(URL, detection(anomaly_score=None, warming_up=True), format="json")
+
+    assert response.status_code == 201, response.content
+    stored = AnomalyLog.objects.get()
+    assert stored.anomaly_score is None and stored.warming_up and stored.severity == "low"
+    assert response.json()["anomaly_score"] is None and response.json()["warming_up"] is True
+
+
+@pytest.mark.parametrize("fields", [{"anomaly_score": None}, {"anomaly_score": 0.3, "warming_up": True}])
+def test_score_and_warming_up_must_agree(client_for, admin, fields):
+    response = client_for(admin).post(URL, detection(**fields), format="json")
+
+    assert_error(response, 400, "anomaly_score")
+    assert not AnomalyLog.objects.exists()
+
+
+def test_suppressed_and_explanation_are_stored_as_given(client_for, admin):
+    explanation = {"rare_features": [{"name": "h0_entropy", "tail": 0.001}]}
+    response = client_for(admin).post(
+        URL, detection(anomaly_score=0.995, suppressed=True, explanation=explanation), format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    stored = AnomalyLog.objects.get()
+    assert stored.suppressed and stored.anomaly_score == 0.995 and stored.explanation == explanation

@@ -67,8 +67,12 @@ def parse_csv_row(row):
     """A CSV row back to the list endpoint's JSON types."""
     return {
         **row,
-        "anomaly_score": float(row["anomaly_score"]),
+        "anomaly_score": float(row["anomaly_score"]) if row["anomaly_score"] else None,
         "is_anomaly": {"true": True, "false": False}[row["is_anomaly"]],
+        "suppressed": {"true": True, "false": False}[row["suppressed"]],
+        "warming_up": {"true": True, "false": False}[row["warming_up"]],
+        "incident": row["incident"] or None,
+        "explanation": json.loads(row["explanation"]),
         "betti_h0": int(row["betti_h0"]),
         "betti_h1": int(row["betti_h1"]),
         "betti_h2": int(row["betti_h2"]),

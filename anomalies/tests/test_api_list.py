@@ -64,7 +64,10 @@ def test_item_has_the_detection_fields_with_string_id_and_utc_z_times(client, ro
     assert item["severity"] == "low"
     assert item["source_type"] == "wiki"
     assert item["series"] == "enwiki"
-    assert list(item)[-1] == "series"  # appended: clients reading columns by position keep working
+    # Appended, in this order: clients reading columns by position keep working.
+    assert list(item)[-6:] == ["feedback_label", "series", "suppressed", "warming_up", "incident", "explanation"]
+    assert item["suppressed"] is False and item["warming_up"] is False
+    assert item["incident"] is None and item["explanation"] == {}
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from django.db import connection
 from anomalies.api import export_sql
 from anomalies.api.export import ROWS_PER_CHUNK, reference_chunks
 from anomalies.api.filters import ORDERINGS, AnomalyLogFilter, ordered
-from anomalies.models import AnomalyLog, FeedbackLabel, Severity
+from anomalies.models import AnomalyLog, FeedbackLabel, Incident, Severity
 
 pytestmark = pytest.mark.django_db
 
@@ -34,15 +34,23 @@ def random_moment(generator):
 
 def store_random_rows(count, seed=16):
     generator = random.Random(seed)
+    incident = Incident.objects.create(
+        source_type="wiki", started_at=random_moment(generator), ended_at=random_moment(generator), peak_score=1.0
+    )
     rows = []
     for index in range(count):
-        score = generator.choice(SCORES) if generator.random() < 0.4 else generator.random()
+        warming_up = generator.random() < 0.1  # its score is null: the nullable float column
+        score = None if warming_up else generator.choice(SCORES) if generator.random() < 0.4 else generator.random()
         rows.append(
             AnomalyLog(
                 timestamp=random_moment(generator),
                 source_type=generator.choice(["wiki", "ndjson", "=evil", 'q"uote']),
                 series=generator.choice(NASTY_TEXT[:12]),
                 anomaly_score=score,
+                warming_up=warming_up,
+                suppressed=generator.random() < 0.2,
+                explanation=generator.choice(NASTY_JSON),
+                incident=incident if generator.random() < 0.3 else None,
                 is_anomaly=generator.random() < 0.3,
                 severity=generator.choice(Severity.values),
                 betti_h0=generator.randrange(100),

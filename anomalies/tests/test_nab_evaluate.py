@@ -200,3 +200,33 @@ def test_range_rule_finds_the_ambient_temperature_peak_no_ranked_feature_finds()
     with_rule = standard_counts_on_shared_file("ambient_temperature_system_failure.csv")
     without = standard_counts_on_shared_file("ambient_temperature_system_failure.csv", range_tolerance=0.0)
     assert (without["windows_detected"], with_rule["windows_detected"]) == (1, 2)
+
+
+def test_cross_validate_prints_held_out_and_in_sample_scores_and_caches_the_detector(nab_folder):
+    cache = nab_folder / "cache"
+    out, err = run(nab_folder, "--cross-validate", "--cache", str(cache))
+    assert "3 files, 2100 rows, 1 candidate(s), 3 detector run(s)" in out
+    assert "files" in err and "rows" in err  # the progress bars
+    for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"):
+        assert f"\n{profile}\n" in out
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("alpha", "beta", "pooled"))]
+    assert [r[0] for r in rows] == ["alpha", "beta", "pooled"] * 3
+    assert (nab_folder / "results" / "topoforge" / "alpha" / "topoforge_spiky.csv").is_file()
+
+    # The same figures again, read from the cache: the detector does not run.
+    again, _ = run(nab_folder, "--cross-validate", "--cache", str(cache), "--no-progress")
+    assert "0 detector run(s)" in again
+    assert again.split("\n", 1)[1] == out.split("\n", 1)[1]
+
+
+def test_cross_validate_chooses_among_candidates_and_reports_bad_ones(nab_folder, tmp_path):
+    candidates = tmp_path / "candidates.json"
+    candidates.write_text(json.dumps({"default": {}, "short": {"history_span": 500}}))
+    out, _ = run(nab_folder, "--cross-validate", "--candidates", str(candidates), "--no-progress")
+    assert "2 candidate(s), 6 detector run(s)" in out
+    assert "(in-sample: default" in out or "(in-sample: short" in out
+    candidates.write_text(json.dumps({"bad": {"window": 1}}))
+    with pytest.raises(CommandError, match="--candidates: window must be at least 4"):
+        run(nab_folder, "--cross-validate", "--candidates", str(candidates))
+    with pytest.raises(CommandError, match="--candidates: only with --cross-validate"):
+        run(nab_folder, "--candidates", str(candidates))

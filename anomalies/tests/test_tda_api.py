@@ -36,11 +36,12 @@ def test_scalar_stream_yields_json_serialisable_detections():
     assert payload["score"] == last.score and payload["betti_h1"] == last.betti_h1
 
 
-def test_warming_up_detections_score_zero_and_never_alarm():
+def test_warming_up_detections_have_no_score_and_never_alarm():
     detector = Detector(DetectorConfig())
     for i in range(20):
         detection = detector.update(float(i), 1.0 if i % 2 else 100.0)
-        assert detection.warming_up and detection.score == 0.0 and not detection.is_anomaly
+        assert detection.warming_up and detection.score is None and not detection.is_anomaly
+        assert detection.gated_score == 0.0 and not detection.suppressed
 
 
 def test_vector_stream_uses_the_cloud_of_recent_vectors():

@@ -42,7 +42,7 @@ def with_frequency_change(seed):
 
 def scores_of(series, config=None):
     detector = Detector(config or DetectorConfig())
-    return np.array([detector.update(60.0 * i, float(v)).score for i, v in enumerate(series)])
+    return np.array([detector.update(60.0 * i, float(v)).gated_score for i, v in enumerate(series)])
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ def test_vector_score_ranks_only_the_newest_vector_and_reports_its_deviation():
     first = detections[incidents[0]]
     assert first.summaries["max_robust_deviation"] > 6.0
     assert detections[incidents[0] - 1].summaries["max_robust_deviation"] < 5.0
-    assert all(d.score == 0.0 and d.warming_up for d in detections[:64])
+    assert all(d.score is None and d.warming_up for d in detections[:64])
 
 
 def test_restore_in_the_middle_of_an_incident_continues_identically():

@@ -27,6 +27,11 @@
     return Math.round(seconds / 3600) + " h ago";
   }
   function fmt(x, digits) { return x === null || x === undefined ? "–" : Number(x).toFixed(digits); }
+  // A warm-up row has no score (null); a suppressed one has its rarity, and the gate's "no".
+  function scoreText(d) {
+    if (d.warming_up) return "warming up";
+    return fmt(d.anomaly_score, 4) + (d.suppressed ? " · suppressed" : "");
+  }
   function node(tag, attrs, text) {
     var n = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { n.setAttribute(k, attrs[k]); });
@@ -44,13 +49,14 @@
   function row(d, fresh) {
     var tr = node("tr", { "data-id": d.id });
     if (d.is_anomaly) tr.classList.add("is-anomaly");
+    if (d.warming_up) tr.classList.add("is-warming-up");
     if (fresh) tr.classList.add("fresh");
     if (state.selected === d.id) tr.classList.add("selected");
     tr.appendChild(node("td", {}, time(d.timestamp)));
     tr.appendChild(node("td", {}, d.source_type));
     var score = node("td"), wrap = node("div", { class: "score" }), bar = node("span", { class: "score-bar" });
-    var fill = node("i"); fill.style.width = Math.round(d.anomaly_score * 100) + "%";
-    bar.appendChild(fill); wrap.appendChild(bar); wrap.appendChild(node("span", {}, fmt(d.anomaly_score, 4)));
+    var fill = node("i"); fill.style.width = Math.round((d.anomaly_score || 0) * 100) + "%";
+    bar.appendChild(fill); wrap.appendChild(bar); wrap.appendChild(node("span", {}, scoreText(d)));
     score.appendChild(wrap); tr.appendChild(score);
     tr.appendChild(node("td", {}, String(d.betti_h0)));
     tr.appendChild(node("td", {}, String(d.betti_h1)));
@@ -121,16 +127,26 @@
     step("betti_h0", "#0891b2");
     step("betti_h1", "#d97706");
 
+    // Warm-up rows have no score: a grey band along the bottom, and a gap in the score line.
+    g.fillStyle = "#cbd5e1";
+    list.forEach(function (d) { if (d.warming_up) g.fillRect(x(d) - 1, pad.top + h - 6, 3, 6); });
     g.strokeStyle = "#4f46e5"; g.lineWidth = 2; g.beginPath();
-    list.forEach(function (d, k) { var px = x(d), py = yScore(d.anomaly_score); if (k) g.lineTo(px, py); else g.moveTo(px, py); });
+    var drawing = false;
+    list.forEach(function (d) {
+      if (d.anomaly_score === null || d.anomaly_score === undefined) { drawing = false; return; }
+      var px = x(d), py = yScore(d.anomaly_score);
+      if (drawing) g.lineTo(px, py); else g.moveTo(px, py);
+      drawing = true;
+    });
     g.stroke();
     list.forEach(function (d) {
+      if (d.anomaly_score === null || d.anomaly_score === undefined) return;
       if (!d.is_anomaly && d.id !== state.selected) return;
       g.beginPath(); g.arc(x(d), yScore(d.anomaly_score), d.id === state.selected ? 5 : 3.5, 0, 2 * Math.PI);
       g.fillStyle = d.is_anomaly ? "#dc2626" : "#4f46e5"; g.fill();
       if (d.id === state.selected) { g.strokeStyle = "#0f172a"; g.lineWidth = 1.5; g.stroke(); }
     });
-    canvas._points = list.map(function (d) { return { id: d.id, x: x(d), y: yScore(d.anomaly_score) }; });
+    canvas._points = list.map(function (d) { return { id: d.id, x: x(d), y: yScore(d.anomaly_score || 0) }; });
   }
 
   el("timeline").addEventListener("click", function (event) {
@@ -196,7 +212,7 @@
     var window_ = (d.metadata && d.metadata.window) || (d.event_data && d.event_data.window) || {};
     var rows = [
       ["Time", time(d.timestamp) + " UTC"], ["Source", d.source_type],
-      ["Score", fmt(d.anomaly_score, 4) + (d.is_anomaly ? " · anomaly" : "")], ["Severity", d.severity],
+      ["Score", scoreText(d) + (d.is_anomaly ? " · anomaly" : "")], ["Severity", d.severity],
       ["Betti", "β₀ " + d.betti_h0 + " · β₁ " + d.betti_h1 + " · β₂ " + d.betti_h2],
     ];
     if (window_.start) rows.push(["Window", time(window_.start) + " → " + time(window_.end).slice(11)]);
@@ -207,6 +223,8 @@
     state.selected = id;
     renderDiagram(byId[id]);
     renderTable(); renderChart();
+    // detail.js (the explanation) and other panels listen for the selected detection.
+    document.dispatchEvent(new CustomEvent("topoforge:select", { detail: byId[id] }));
   }
 
   // --- stats cards -------------------------------------------------------------------------------
