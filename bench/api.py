@@ -5,9 +5,10 @@
                                                        # PostgreSQL: a database named "bench"
     .venv/bin/python bench/api.py --rows 100000 --repeat 50
 
-It seeds N detections (default 1,000,000) with ``bulk_create`` in batches into a separate
-database (never the configured one: SQLite var/bench.sqlite3, PostgreSQL database ``bench``,
-created if missing), keeps them for the next run when N matches, then requests each endpoint
+It seeds N detections (default 1,000,000) by the fastest bulk path (PostgreSQL ``COPY FROM
+STDIN``, SQLite one ``executemany``; the rollups rebuilt after) into a separate database (never
+the configured one: SQLite var/<name>.sqlite3, PostgreSQL database <name>, ``--name`` default
+``bench``, created if missing), keeps them for the next run when N matches, then requests each endpoint
 in-process through Django's full stack (middleware, JWT authentication, filters, rendering) and
 prints p50/p99 latency, export throughput in rows/s and peak RSS growth while exporting.
 It prints figures; it asserts nothing.
@@ -30,20 +31,20 @@ END = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SPAN = timedelta(days=30)
 
 
-def configure_database():
+def configure_database(name):
     """Point Django at the benchmark database before it is set up; return a description."""
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://")):
         import psycopg
 
         with psycopg.connect(url, autocommit=True) as connection:
-            exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = 'bench'").fetchone()
+            exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
             if not exists:
-                connection.execute("CREATE DATABASE bench")
-        os.environ["DATABASE_NAME"] = "bench"
-        return "postgresql (database bench)"
+                connection.execute(f'CREATE DATABASE "{name}"')
+        os.environ["DATABASE_NAME"] = name
+        return f"postgresql (database {name})"
     os.environ.pop("MONGODB_URI", None)
-    path = ROOT / "var" / "bench.sqlite3"
+    path = ROOT / "var" / f"{name}.sqlite3"
     path.parent.mkdir(exist_ok=True)
     os.environ["DATABASE_URL"] = f"sqlite:///{path}"
     return f"sqlite ({path})"
@@ -59,7 +60,8 @@ def rss_kib():
 
 COLUMNS = (
     "timestamp", "source_type", "series", "anomaly_score", "is_anomaly", "severity", "betti_h0", "betti_h1",
-    "betti_h2", "event_data", "metadata", "dedup_key", "created_at", "feedback_label",
+    "betti_h2", "event_data", "metadata", "dedup_key", "created_at", "feedback_label", "explanation", "suppressed",
+    "warming_up",
 )
 
 
@@ -80,16 +82,18 @@ def generated_rows(rows):
             start + index * step, SOURCES[index % len(SOURCES)], "", score, score >= 0.95,
             severity_for_score(score), generator.randint(1, 40), generator.randint(0, 6), generator.randint(0, 1),
             f'{{"edits": {generator.randint(0, 500)}, "bots": {generator.randint(0, 50)}}}',
-            '{"detector": "bench", "window": 60}', f"bench:{index}", created, "",
+            '{"detector": "bench", "window": 60}', f"bench:{index}", created, "", "{}", False, False,
         )
 
 
 def _copy_text(row):
     """One line of PostgreSQL's COPY text format (none of the generated text needs escaping)."""
-    moment, source, series, score, flag, severity, h0, h1, h2, event_data, metadata, key, created, label = row
+    (moment, source, series, score, flag, severity, h0, h1, h2, event_data, metadata, key, created, label,
+     explanation, suppressed, warming_up) = row
     return (
         f"{moment.isoformat()}\t{source}\t{series}\t{score!r}\t{'t' if flag else 'f'}\t{severity}\t{h0}\t{h1}\t"
-        f"{h2}\t{event_data}\t{metadata}\t{key}\t{created.isoformat()}\t{label}\n"
+        f"{h2}\t{event_data}\t{metadata}\t{key}\t{created.isoformat()}\t{label}\t{explanation}\t"
+        f"{'t' if suppressed else 'f'}\t{'t' if warming_up else 'f'}\n"
     )
 
 
@@ -108,8 +112,9 @@ def _seed_postgresql(connection, rows, batch_size):
 
 def _seed_sqlite(connection, rows, batch_size):
     def stored(row):
-        moment, *middle, created, label = row
-        return (str(moment.replace(tzinfo=None)), *middle, str(created.replace(tzinfo=None)), label)
+        moment, *middle, created, label, explanation, suppressed, warming_up = row
+        return (str(moment.replace(tzinfo=None)), *middle, str(created.replace(tzinfo=None)), label, explanation,
+                suppressed, warming_up)
 
     placeholders = ", ".join("?" * len(COLUMNS))
     sql = f"INSERT INTO anomalies_anomalylog ({', '.join(COLUMNS)}) VALUES ({placeholders})"
@@ -223,11 +228,12 @@ def main():
     parser.add_argument("--batch", type=int, default=10000, help="rows per COPY write (PostgreSQL)")
     parser.add_argument("--repeat", type=int, default=200, help="requests per list measurement")
     parser.add_argument("--stats-repeat", type=int, default=20, help="requests per stats measurement")
+    parser.add_argument("--name", default="bench", help="the benchmark database (PostgreSQL) or var/NAME.sqlite3")
     parser.add_argument("--seed-only", action="store_true", help="seed (or check) the data and stop")
     parser.add_argument("--only", default="", help="run only the cases whose name contains this (e.g. stats)")
     arguments = parser.parse_args()
 
-    database = configure_database()
+    database = configure_database(arguments.name)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "topoforge.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-of-enough-length")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")

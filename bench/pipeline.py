@@ -5,10 +5,13 @@
 
 1. parse → features: recorded-shape recentchange events as JSON lines (from the generator),
    ``orjson.loads`` + ``WindowAggregator.add`` per line (the stdlib ``json`` for comparison).
-2. parse → features → detector → batched store: the same lines through ``Pipeline`` with a
+2. store: the store's write of ready detections (insert_new in a transaction, then the
+   announcement), with the rollups kept in step and with them switched off (``rollups.add`` a
+   no-op, as the store was before them), interleaved: the rollups' share of the store's cost.
+3. parse → features → detector → batched store: the same lines through ``Pipeline`` with a
    real ``DetectionStore`` writing to a SQLite file in a temporary directory (the writer thread
    shares the one core), timed until the last row is committed.
-3. latency: events arrive in real time (``--rate`` per second, event time = arrival time) with
+4. latency: events arrive in real time (``--rate`` per second, event time = arrival time) with
    ``--bucket`` second buckets and no lateness; for every event, the time from its arrival to
    the commit of the row of its window (taken from ``detections_stored``). An event waits for
    its bucket to end, so the bound is one bucket + overhead: the target is p99 ≤ bucket + 50 ms.
@@ -123,6 +126,56 @@ def bench_full_pipeline(lines, directory):
             "stored": store.stats.stored}
 
 
+def store_rows(count, offset):
+    """Detections as the pipeline hands them to the store: 5 sources x 10 series, 10 s apart."""
+    from datetime import datetime, timedelta, timezone
+
+    from tda.severity import severity_for_score
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    rows = []
+    for index in range(offset, offset + count):
+        score = (index * 7919 % 1000) / 1000
+        rows.append({
+            "timestamp": (start + timedelta(seconds=10 * (index // 50))).isoformat(),
+            "dedup_key": f"bench-store:{index}", "source_type": f"source-{index % 5}",
+            "series": f"series-{index // 5 % 10}", "event_data": {"edits": index % 500, "bots": index % 50},
+            "betti_h0": index % 40, "betti_h1": index % 6, "betti_h2": index % 2, "anomaly_score": score,
+            "is_anomaly": score >= 0.95, "severity": severity_for_score(score),
+            "metadata": {"detector": "bench", "window": 60},
+        })
+    return rows
+
+
+def bench_store(directory, rows_per_round, rounds, batch):
+    """The store's write (``DetectionStore._write``: insert_new in a transaction, then announce),
+    with the rollups kept in step and with ``rollups.add`` made a no-op (the store before #16),
+    interleaved ``rounds`` times. Returns rows per CPU-second of each."""
+    from anomalies import rollups
+    from streams.journal import Journal
+    from streams.store import DetectionStore
+
+    journal = Journal(Path(directory) / "journal", "bench-store")
+    store = DetectionStore("bench-store", journal)
+    keep_rollups = rollups.add
+    cpu = {"with rollups": 0.0, "without rollups": 0.0}
+    offset = 0
+    try:
+        for _ in range(rounds):
+            for variant in cpu:
+                rollups.add = keep_rollups if variant == "with rollups" else (lambda objects, using="default": None)
+                rows = store_rows(rows_per_round, offset)
+                offset += rows_per_round
+                began = time.process_time()
+                for start in range(0, len(rows), batch):
+                    store._write(rows[start:start + batch], None)
+                cpu[variant] += time.process_time() - began
+    finally:
+        rollups.add = keep_rollups
+        journal.close()
+    return {variant: rounds * rows_per_round / seconds for variant, seconds in cpu.items()}
+
+
 class PacedSource:
     """Generator events arriving in real time at ``rate``/s, stamped with their arrival time."""
 
@@ -206,6 +259,8 @@ def main():
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=float, default=30.0, help="Events/s of the latency run (the real feed: 25-35).")
     parser.add_argument("--bucket", type=float, default=1.0, help="Bucket seconds of the latency run.")
+    parser.add_argument("--store-rows", type=int, default=20_000, help="Rows per round of the store run.")
+    parser.add_argument("--store-batch", type=int, default=500, help="Rows per store write (the store's default).")
     args = parser.parse_args()
 
     cpu = min(os.sched_getaffinity(0))
@@ -228,6 +283,13 @@ def main():
               f"CPU-second, {full['events_per_second']:,.0f} events/s ({full['windows']} windows of 10 s, "
               f"{full['stored']} rows committed, {1000 * full['cpu_seconds'] / max(1, full['windows']):.1f} "
               "CPU-ms per window all in)")
+
+        store = bench_store(directory, args.store_rows, 3, args.store_batch)
+        with_rollups, without = store["with rollups"], store["without rollups"]
+        print(f"store (SQLite, batches of {args.store_batch}, 5 sources x 10 series, 3 interleaved rounds of "
+              f"{args.store_rows:,} rows): {with_rollups:,.0f} rows per CPU-second with the rollups, "
+              f"{without:,.0f} without: the rollups cost {100 * (1 - with_rollups / without):.1f} % "
+              "of the store's throughput")
 
         latency = bench_latency(directory, args.latency_seconds, args.rate, args.bucket)
         print(f"arrival → stored row ({args.rate:g} events/s, {args.bucket:g} s buckets, no lateness, "

@@ -107,12 +107,10 @@ class PostgreSQL(Dialect):
         return f"strpos({text}, {self.text(char)}) > 0"
 
     def utc_isoformat(self, column):
-        # Python's isoformat: microseconds (6 digits) only when there are any.
+        # Python's isoformat: microseconds (6 digits) only when there are any. One to_char with
+        # them, then '.000000' (found nowhere else) dropped: to_char is the cost, ~2 µs a call.
         utc = f"({column} AT TIME ZONE 'UTC')"
-        return (
-            f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
-            f"CASE WHEN date_trunc('second', {utc}) = {utc} THEN '' ELSE to_char({utc}, '.US') END || 'Z'"
-        )
+        return f"replace(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || 'Z'"
 
     def json_text(self, column):
         return f"CAST({column} AS TEXT)"
