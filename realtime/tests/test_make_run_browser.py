@@ -100,6 +100,7 @@ def test_make_run_shows_warm_up_then_a_detection_within_a_bucket_and_2_s(tmp_pat
         created = time.mktime(time.strptime(stored["created_at"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
         created += float("0." + stored["created_at"][20:26]) if stored["created_at"][19] == "." else 0
         delay = shown_at / 1000 - created
+        print(f"first scored detection #{detection_id} shown {delay:.2f} s after it was stored")
         assert delay <= BUCKET + 2, f"shown {delay:.2f} s after it was stored"
 
         seen = browser.execute_script("return window.__seen")
