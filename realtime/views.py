@@ -25,6 +25,7 @@ def dashboard(request):
     config = {
         "websocket_path": "/ws/anomalies",
         "stats_url": "/api/anomalies/stats",
+        "list_url": "/api/anomalies",
         "ping_seconds": settings.REALTIME_PING_SECONDS,
     }
     return render(

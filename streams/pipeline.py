@@ -36,11 +36,19 @@ def detector_config(overrides=None):
     return DetectorConfig.from_dict({**STREAM_DEFAULTS, **(overrides or {})})
 
 
+def warm_up_progress(detector):
+    """``{"windows": seen, "needed": N}``: the windows the detector has evaluated (warm-start ones
+    included) and the warm-up windows of a stream's detector, which scores window N + 1 first
+    (``DetectorConfig.vector_warmup_rows``: 159 by default, 26.5 minutes of 10 s buckets). Carried
+    in each row's metadata, so the dashboard can draw a progress bar to the first scored window."""
+    return {"windows": detector.rows, "needed": detector.config.vector_warmup_rows()}
+
+
 def dedup_key(source_key, window_start):
     return f"{source_key}:{iso(window_start)}"
 
 
-def window_row(window, detection, *, key, source, aggregator, detector_parameters, series=""):
+def window_row(window, detection, *, key, source, aggregator, detector_parameters, series="", warm_up=None):
     """The stored row (see ``streams.store.ROW_FIELDS``) of one evaluated window of ``key``."""
     window_span = {"start": iso(window.start), "end": iso(window.end)}
     return {
@@ -72,6 +80,7 @@ def window_row(window, detection, *, key, source, aggregator, detector_parameter
             "summaries": detection.summaries,
             "diagram": detection.diagram,
             "warming_up": bool(detection.warming_up),
+            "warm_up": warm_up,
             "after_gap": window.after_gap,
             "last_event_id": source.last_event_id,
             "source": source.describe(),
@@ -163,6 +172,30 @@ class Pipeline:
                 self._evaluate(self.aggregator.flush(), force_checkpoint=True)
         return ended
 
+    def warm(self, events):
+        """Feed recorded ``events`` (of this stream's kind) through the detector, storing no row,
+        before the live run: their windows count toward its warm-up, so the live stream is scored
+        sooner. They are bucketed apart, on their own clock (a recorded file's times are not the
+        live ones, and a jump between the two is not a gap of the stream). ``stop()`` ends it.
+        Returns the number of windows fed."""
+        aggregator = WindowAggregator(self.aggregator.kind, self.aggregator.bucket_seconds,
+                                      self.aggregator.allowed_lateness)
+        fed = 0
+
+        def feed(windows):
+            nonlocal fed
+            for window in windows:
+                self.detector.update(window.end, window.vector)
+                fed += 1
+
+        for event in events:
+            if self._stop.is_set():
+                return fed
+            if event is not None:
+                feed(aggregator.add(event))
+        feed(aggregator.flush())
+        return fed
+
     def final_checkpoint(self):
         return {"state": self.state(), "last_event_id": self.source.last_event_id}
 
@@ -188,7 +221,8 @@ class Pipeline:
         self.counters.windows += 1
         self.counters.anomalies += bool(detection.is_anomaly)
         return window_row(window, detection, key=self.source_key, source=self.source,
-                          aggregator=self.aggregator, detector_parameters=self._detector_parameters)
+                          aggregator=self.aggregator, detector_parameters=self._detector_parameters,
+                          warm_up=warm_up_progress(self.detector))
 
     @property
     def dropped_late(self):
@@ -197,6 +231,9 @@ class Pipeline:
     # --- status -----------------------------------------------------------------------------
     def status_line(self, previous_events, interval):
         counters, now = self.counters, time.time()
+        progress = warm_up_progress(self.detector)
+        warming = (f" | warm-up {progress['windows']}/{progress['needed']}"
+                   if progress["windows"] < progress["needed"] else "")
         rate = (counters.events - previous_events) / interval if interval else 0.0
         age = f"{now - counters.last_arrival:.1f}s" if counters.last_arrival else "-"
         stats = self.store.stats
@@ -204,4 +241,4 @@ class Pipeline:
         return (f"{rate:7.1f} ev/s | events {counters.events} | windows {counters.windows} | "
                 f"anomalies {counters.anomalies} | queue {self.store.depth} | journaled "
                 f"{stats.journaled - stats.drained} | db {db} | late {self.aggregator.dropped_late} | "
-                f"last event {age} ago")
+                f"last event {age} ago{warming}")

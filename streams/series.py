@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from anomalies.models import DetectorCheckpoint
 from streams.features import WindowAggregator
-from streams.pipeline import detector_config, window_row
+from streams.pipeline import detector_config, warm_up_progress, window_row
 from tda import Detector
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ class SeriesSet:
             series.anomalies += bool(detection.is_anomaly)
             series.last_score = detection.score
             rows.append(window_row(window, detection, key=key, source=source, aggregator=series.aggregator,
-                                   detector_parameters=self.detector_parameters, series=series.name))
+                                   detector_parameters=self.detector_parameters, series=series.name,
+                                   warm_up=warm_up_progress(series.detector)))
         return rows
 
     def flush(self, source):

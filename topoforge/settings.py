@@ -259,6 +259,9 @@ TOPOFORGE_WIKIPEDIA_URL = env.str(
 TOPOFORGE_NDJSON_BEARER_TOKEN = env.str("TOPOFORGE_NDJSON_BEARER_TOKEN", default="")
 TOPOFORGE_BUCKET_SECONDS = env.float("TOPOFORGE_BUCKET_SECONDS", default=10.0)
 TOPOFORGE_ALLOWED_LATENESS_SECONDS = env.float("TOPOFORGE_ALLOWED_LATENESS_SECONDS", default=5.0)
+# Seconds of its own history the live generator feeds its detector before the live start (`detect
+# --history`): "auto" is the detector's warm-up, so `make run` is scored from its first window.
+TOPOFORGE_GENERATOR_HISTORY = env.str("TOPOFORGE_GENERATOR_HISTORY", default="auto")
 TOPOFORGE_STORE_QUEUE_SIZE = env.int("TOPOFORGE_STORE_QUEUE_SIZE", default=1000)
 TOPOFORGE_JOURNAL_DIR = env.str("TOPOFORGE_JOURNAL_DIR", default="") or str(VAR_DIR / "journal")
 # The ASGI server checks the database when it starts (off in the test suite, which imports the

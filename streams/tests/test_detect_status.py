@@ -52,3 +52,19 @@ def test_make_run_shows_the_detector_status_as_lines():
     [detect] = [line for line in run_script.splitlines() if "manage.py detect" in line]
     assert "--status-lines" in detect
     assert "--status-interval 0" not in detect
+
+
+def test_the_status_line_says_how_far_the_warm_up_is_until_the_first_scored_window():
+    from streams.pipeline import Pipeline, detector_config
+    from streams.tests.pipeline_support import generator
+    from tda import Detector
+
+    store = SimpleNamespace(stats=SimpleNamespace(db_healthy=True, journaled=0, drained=0), depth=0)
+    aggregator = SimpleNamespace(dropped_late=0)
+    detector = Detector(detector_config())
+    pipeline = Pipeline(generator(10), source_key="s", aggregator=aggregator, detector=detector, store=store)
+    needed = detector.config.vector_warmup_rows()
+    detector.rows = 37
+    assert pipeline.status_line(0, 1).endswith(f"last event - ago | warm-up 37/{needed}")
+    detector.rows = needed
+    assert "warm-up" not in pipeline.status_line(0, 1)

@@ -86,7 +86,9 @@
     g.clearRect(0, 0, width, height);
     var pad = { left: 40, right: 40, top: 10, bottom: 26 };
     var w = width - pad.left - pad.right, h = height - pad.top - pad.bottom;
-    var list = visible().slice(-300);
+    var list = visible().slice(-300), range = null;
+    // chart_range.js: the time-range picker and zoom choose the rows and the time axis.
+    if (window.TopoForgeChartRange) { range = TopoForgeChartRange.select(visible(), Date.now()); list = range.list; }
     g.font = "11px system-ui, sans-serif";
     g.fillStyle = "#64748b"; g.strokeStyle = "#eef2f7"; g.lineWidth = 1;
     for (var i = 0; i <= 4; i++) {
@@ -95,10 +97,11 @@
       g.textAlign = "right"; g.fillText((i / 4).toFixed(2), pad.left - 6, y + 4);
     }
     if (!list.length) {
-      g.textAlign = "center"; g.fillText("Waiting for detections…", pad.left + w / 2, pad.top + h / 2);
+      g.textAlign = "center"; g.fillText(range && detections.length ? "No detections in this time range" : "Waiting for detections…", pad.left + w / 2, pad.top + h / 2);
+      if (range) TopoForgeChartRange.drawn(null);
       return;
     }
-    var t0 = Date.parse(list[0].timestamp), t1 = Date.parse(list[list.length - 1].timestamp);
+    var t0 = range ? range.t0 : Date.parse(list[0].timestamp), t1 = range ? range.t1 : Date.parse(list[list.length - 1].timestamp);
     if (t1 <= t0) t1 = t0 + 1000;
     var maxBetti = Math.max(1, Math.max.apply(null, list.map(function (d) { return Math.max(d.betti_h0, d.betti_h1); })));
     var x = function (d) { return pad.left + ((Date.parse(d.timestamp) - t0) / (t1 - t0)) * w; };
@@ -112,7 +115,7 @@
     }
     g.textAlign = "center";
     [0, 0.5, 1].forEach(function (f) {
-      var t = new Date(t0 + f * (t1 - t0)).toISOString().slice(11, 19);
+      var t = new Date(t0 + f * (t1 - t0)).toISOString().slice(t1 - t0 > 864e5 ? 5 : 11, t1 - t0 > 864e5 ? 16 : 19).replace("T", " ");
       g.fillText(t, pad.left + f * w, height - 8);
     });
 
@@ -147,7 +150,9 @@
       if (d.id === state.selected) { g.strokeStyle = "#0f172a"; g.lineWidth = 1.5; g.stroke(); }
     });
     canvas._points = list.map(function (d) { return { id: d.id, x: x(d), y: yScore(d.anomaly_score || 0) }; });
+    if (range) TopoForgeChartRange.drawn({ list: list, x: x, yScore: yScore, pad: pad, w: w, h: h, t0: t0, t1: t1 });
   }
+  document.addEventListener("topoforge:chart-range", function () { renderChart(); });
 
   el("timeline").addEventListener("click", function (event) {
     var canvas = event.currentTarget, rect = canvas.getBoundingClientRect();
@@ -219,6 +224,11 @@
     rows.forEach(function (r) { detail.appendChild(node("dt", {}, r[0])); detail.appendChild(node("dd", {}, r[1])); });
   }
 
+  // warmup.js and other panels listen for the detections the page holds (of the chosen source).
+  function announce() {
+    document.dispatchEvent(new CustomEvent("topoforge:detections", { detail: { detections: visible(), source: state.source } }));
+  }
+
   function select(id) {
     state.selected = id;
     renderDiagram(byId[id]);
@@ -288,7 +298,7 @@
     if (!Array.prototype.some.call(el("source-filter").options, function (o) { return o.value === d.source_type; })) {
       el("source-filter").appendChild(node("option", { value: d.source_type }, d.source_type));
     }
-    renderTable(d.id); renderChart(); renderFlow();
+    renderTable(d.id); renderChart(); renderFlow(); announce();
     scheduleStats(5000);
   }
 
@@ -299,9 +309,12 @@
       cls = "flow-down";
       text.textContent = "Disconnected · retrying in " + Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000)) + " s";
     } else if (state.lastEventAt === null) {
-      var last = detections.length ? (Date.now() - Date.parse(detections[detections.length - 1].timestamp)) / 1000 : null;
-      cls = "flow-quiet";
-      text.textContent = "Connected · " + (last === null ? "no events yet" : "last stored " + ago(last));
+      // Nothing pushed since the page loaded: a detector that stored a row lately is flowing all
+      // the same (the page was served with it); its next row is a bucket away.
+      var newest = detections[detections.length - 1];
+      var last = newest ? (Date.now() - Date.parse(newest.created_at || newest.timestamp)) / 1000 : null;
+      cls = last !== null && last <= QUIET_AFTER ? "flow-live" : "flow-quiet";
+      text.textContent = (cls === "flow-live" ? "Data flowing · " : "Connected · ") + (last === null ? "no events yet" : "last stored " + ago(last));
     } else {
       var age = (Date.now() - state.lastEventAt) / 1000;
       cls = age > QUIET_AFTER ? "flow-quiet" : "flow-live";
@@ -312,13 +325,13 @@
 
   el("source-filter").addEventListener("change", function (event) {
     state.source = event.target.value;
-    renderTable(); renderChart(); refreshStats();
+    renderTable(); renderChart(); refreshStats(); announce();
   });
   window.addEventListener("resize", renderChart);
   setInterval(renderFlow, 1000);
   setInterval(refreshStats, STATS_EVERY);
 
-  renderTable(); renderChart(); renderFlow(); refreshStats();
+  renderTable(); renderChart(); renderFlow(); refreshStats(); announce();
   var newestAnomaly = detections.filter(function (d) { return d.is_anomaly; }).pop() || detections[detections.length - 1];
   if (newestAnomaly) select(newestAnomaly.id);
   connect();

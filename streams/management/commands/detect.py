@@ -9,6 +9,12 @@ Examples::
     manage.py detect --source ndjson --url https://api.x.com/2/tweets/search/stream --format twitter
     manage.py detect --source ndjson --file - --mapping timestamp=ts,value=latency_ms,key=host
     manage.py detect --source http --stream checkout          # events pushed to POST /api/events
+    manage.py detect --source wikipedia --warm-start recorded.jsonl   # scored from the first window
+
+Warm-up: a stream's detector scores nothing for its first 159 windows (26.5 minutes of 10 s
+buckets; the rows say ``warming_up``). The live generator feeds that much of its own history
+through the detector first (``--history``, stored nowhere), so it is scored from its first live
+window; ``--warm-start FILE`` does the same with a recorded file for any source.
 
 SIGINT/SIGTERM stop it cleanly: queued detections are stored (or journaled) and the state is
 checkpointed, so the next run resumes where this one stopped.
@@ -25,7 +31,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from streams.sources.event_time import parse_time
 from streams.journal import Journal, JournalLocked
-from streams.pipeline import Pipeline, detector_config
+from streams.pipeline import Pipeline, detector_config, warm_up_progress
 from streams.series_pipeline import SeriesPipeline
 from streams.sources.base import RECENTCHANGE
 from streams.sources.generator import ANOMALY_KINDS, Anomaly, GeneratorSource, schedule
@@ -77,6 +83,13 @@ class Command(BaseCommand):
         parser.add_argument("--duration", type=float, help="generator: seconds of event time, then stop.")
         parser.add_argument("--anomaly", action="append", default=[], help="generator: kind@offset[+duration].")
         parser.add_argument("--anomalies", type=int, default=0, help="generator: N anomalies spread over --duration.")
+        parser.add_argument("--history", default=None,
+                            help="live generator: seconds of its history fed to the detector before the "
+                                 "live start, storing no row; 'auto' (the default, TOPOFORGE_GENERATOR_HISTORY) "
+                                 "= the detector's warm-up, so the first live window is scored; 0 = none.")
+        parser.add_argument("--warm-start", metavar="FILE",
+                            help="A recorded .jsonl (or NAB .csv) of this stream's kind of events, fed through "
+                                 "the detector before going live, storing no row (a fresh detector only).")
         parser.add_argument("--stream", default="default", help="http: the stream name used by the pushers.")
         parser.add_argument("--bucket", type=float, default=None, help="Bucket (window) width in seconds.")
         parser.add_argument("--lateness", type=float, default=None, help="Accepted lateness of events in seconds.")
@@ -112,6 +125,10 @@ class Command(BaseCommand):
             raise CommandError("--series-idle must be a positive number of seconds")
         if options["max_series"] is not None and options["max_series"] < 1:
             raise CommandError("--max-series must be at least 1")
+        warm_start = self._warm_start(options, kind, bucket, overrides)
+        if warm_start is not None and split_by:
+            raise CommandError("--warm-start and the generator's --history do not combine with --split-by "
+                               "(one detector per series)")
 
         try:
             journal = Journal(settings.TOPOFORGE_JOURNAL_DIR, source_key)
@@ -136,6 +153,8 @@ class Command(BaseCommand):
         if hasattr(pipeline.source, "consumed"):
             store.on_checkpoint_stored = pipeline.source.consumed
         self._install_signal_handlers(stopping, pipeline.stop)
+        if warm_start is not None:
+            self._warm(pipeline, *warm_start)
         status = StatusLine(pipeline, options["status_interval"], redraw=not options["status_lines"]).start()
         ended = False
         try:
@@ -154,6 +173,55 @@ class Command(BaseCommand):
             f"dropped late {pipeline.dropped_late}; source {dict(pipeline.source.stats)}"
             + (f"; series {len(pipeline.series.live)} live, {pipeline.series.evicted} evicted" if split_by else "")
         )
+
+    def _warm_start(self, options, kind, bucket, overrides):
+        """(description, make_events()) of the recorded events to warm the detector with, or None."""
+        if options["warm_start"]:
+            try:
+                probe = ReplaySource(options["warm_start"], speed=0.0, mapping=options["mapping"])
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"--warm-start: {exc}") from None
+            if probe.kind != kind:
+                raise CommandError(f"--warm-start: {probe.path.name} holds {probe.kind} events, "
+                                   f"the stream's are {kind}")
+            return probe.path.name, lambda: probe
+        history = options["history"]
+        if history is None:
+            history = settings.TOPOFORGE_GENERATOR_HISTORY if self._live_generator(options) else "0"
+        elif not self._live_generator(options):
+            raise CommandError("--history is the live generator's (--source generator without --start); "
+                               "use --warm-start FILE for other sources")
+        if history == "auto":
+            seconds = detector_config(overrides).vector_warmup_rows() * bucket
+        else:
+            try:
+                seconds = float(history)
+            except ValueError:
+                raise CommandError(f"--history {history!r}: seconds, or 'auto'") from None
+            if not (math.isfinite(seconds) and seconds >= 0):
+                raise CommandError("--history must be 'auto' or a non-negative number of seconds")
+        if not seconds:
+            return None
+        start = self._live_start - seconds
+        # Its own seed: history like the live feed's, not the same events again.
+        return (f"{seconds:g} s of generator history",
+                lambda: GeneratorSource(start=start, seed=options["seed"] + 1, speed=0.0, duration=seconds))
+
+    @staticmethod
+    def _live_generator(options):
+        return options["source"] == "generator" and options["start"] is None
+
+    def _warm(self, pipeline, description, make_events):
+        if pipeline.detector.rows:
+            self.stderr.write(f"warm start skipped: the detector resumed from its checkpoint "
+                              f"({pipeline.detector.rows} windows seen)")
+            return
+        began = time.monotonic()
+        fed = pipeline.warm(make_events())
+        progress = warm_up_progress(pipeline.detector)
+        self.stderr.write(f"warm start: {fed} windows of {description} fed to the detector in "
+                          f"{time.monotonic() - began:.1f} s, stored nowhere; warm-up "
+                          f"{min(progress['windows'], progress['needed'])}/{progress['needed']}")
 
     def _install_signal_handlers(self, stopping, stop):
         def handler(signum, frame):
@@ -219,6 +287,7 @@ class Command(BaseCommand):
             if speed != 1.0:
                 raise CommandError("--speed needs --start: a live generator runs on the clock")
             start = math.floor(time.time() / bucket) * bucket  # the first bucket is a whole one
+            self._live_start = start
         else:
             start = parse_time(options["start"])
             if start is None:
