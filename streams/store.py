@@ -25,6 +25,7 @@ from datetime import datetime
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
+from anomalies import series_registry
 from anomalies.models import AnomalyLog, DetectorCheckpoint
 from anomalies.signals import detections_stored
 from streams.sources.base import Backoff
@@ -70,8 +71,9 @@ def load_checkpoint(source_key, stop=None):
 
 class DetectionStore:
     def __init__(self, source_key, journal, *, queue_size=1000, batch_size=500, flush_interval=0.2,
-                 retry_base=0.2, retry_cap=10.0, on_checkpoint_stored=None):
+                 retry_base=0.2, retry_cap=10.0, on_checkpoint_stored=None, owner=""):
         self.source_key = source_key
+        self.owner = owner  # the worker id written to the series registry ("" for one process)
         self.journal = journal
         self.batch_size = batch_size
         self.flush_interval = flush_interval
@@ -244,8 +246,11 @@ class DetectionStore:
             announce(new_rows)
 
     def _insert(self, rows):
-        """Insert the rows not stored yet (and count them in the rollups); return the new ones."""
-        return AnomalyLog.objects.insert_new([to_instance(row) for row in rows])
+        """Insert the rows not stored yet (counted in the rollups, their series registered with
+        this store's owner); return the new ones."""
+        new_rows = AnomalyLog.objects.insert_new([to_instance(row) for row in rows])
+        series_registry.record(new_rows, owner=self.owner)
+        return new_rows
 
     def _save_checkpoint(self, checkpoint):
         save_series_states(checkpoint.get("series") or {})

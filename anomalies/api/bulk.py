@@ -3,6 +3,7 @@ import logging
 
 from django.db import transaction
 
+from anomalies import series_registry
 from anomalies.models import AnomalyLog
 from anomalies.signals import detections_stored
 
@@ -26,5 +27,6 @@ def store_detections(validated):
     detections = [AnomalyLog(**fields) for fields in validated]
     with transaction.atomic():
         stored = AnomalyLog.objects.bulk_create(detections)
+        series_registry.record(stored)
         transaction.on_commit(lambda: _announce(stored))
     return stored
