@@ -10,6 +10,7 @@ from anomalies.api.views import (
     AnomalyStatsView,
 )
 from anomalies.api.feedback_views import AnomalyFeedbackView
+from anomalies.api.series_views import SeriesListView
 
 urlpatterns = [
     path("anomalies", AnomalyListCreateView.as_view(), name="anomaly-list"),
@@ -17,6 +18,7 @@ urlpatterns = [
     path("anomalies/export", AnomalyExportView.as_view(), name="anomaly-export"),
     path("anomalies/<str:id>", AnomalyDetailView.as_view(), name="anomaly-detail"),
     path("anomalies/<str:id>/feedback", AnomalyFeedbackView.as_view(), name="anomaly-feedback"),
+    path("series", SeriesListView.as_view(), name="series-list"),
     path("events", EventBatchView.as_view(), name="event-batch"),
     path("alerts/configs", AlertConfigListCreateView.as_view(), name="alertconfig-list"),
     path("alerts/configs/<str:id>", AlertConfigDetailView.as_view(), name="alertconfig-detail"),
