@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Session
-from anomalies.models import AlertConfig, AlertDelivery, AnomalyLog, DetectorCheckpoint, Feedback
+from anomalies.models import AlertConfig, AlertDelivery, AnomalyLog, DetectorCheckpoint, Feedback, Series
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +45,11 @@ def _checkpoint(owner):
     )
 
 
+def _series(owner):
+    return Series.objects.create(source_type="replay", series="web-0412", last_score=0.93,
+                                 last_at=timezone.now(), owner="host-1/worker-0")
+
+
 def _alert_delivery(owner):
     return AlertDelivery.objects.create(
         config=_alert_config(owner), channel={"type": "email", "target": "ops@example.com"},
@@ -65,6 +70,7 @@ SAMPLES = {
     "anomalies.alertdelivery": _alert_delivery,
     "anomalies.feedback": _feedback,
     "anomalies.detectorcheckpoint": _checkpoint,
+    "anomalies.series": _series,
     "auth.group": lambda owner: Group.objects.create(name="operators"),
 }
 
