@@ -100,7 +100,7 @@ def _record_mongodb(entries, owner, now, connection):
         stage = {
             name["last_score"]: {"$cond": [newer, entry.last_score, f"${name['last_score']}"]},
             name["last_at"]: {"$max": [f"${name['last_at']}", entry.last_at]},
-            name["owner"]: owner,
+            name["owner"]: {"$literal": owner},  # a "$…" owner is text, not a field path
             name["updated_at"]: now,
         }
         if entry.last_anomaly_at is not None:
