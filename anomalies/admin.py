@@ -19,6 +19,7 @@ from anomalies.models import (
     DetectorCheckpoint,
     Feedback,
     Incident,
+    Series,
 )
 from alerts.channel_validation import validate_channels
 
@@ -129,6 +130,16 @@ class DetectorCheckpointAdmin(ReadOnlyAdmin):
     list_display = ("source_key", "updated_at", "last_event_id")
     search_fields = ("source_key", "last_event_id")
     date_hierarchy = "updated_at"
+
+
+@admin.register(Series)
+class SeriesAdmin(ReadOnlyAdmin):
+    """Read-only: the registry is the store's (one row per series, moved by each stored batch)."""
+
+    list_display = ("source_type", "series", "last_score", "last_at", "last_anomaly_at", "owner")
+    list_filter = ("source_type", "owner")
+    search_fields = ("series", "owner")
+    date_hierarchy = "last_at"
 
 
 @admin.register(AlertDelivery)

@@ -278,6 +278,39 @@ class DetectionRollup(models.Model):
         return f"{self.period} {self.start:%Y-%m-%d %H:%M} {self.source_type} {self.severity}"
 
 
+class Series(models.Model):
+    """The registry of series: one row per (source, series) with its latest detection.
+
+    Upserted by the detection store once per stored batch (``anomalies/series_registry.py``), in
+    the batch's transaction; ``GET /api/series`` lists it with the rows counted by the rollups.
+    """
+
+    source_type = models.CharField(max_length=64)
+    series = models.CharField(max_length=200, blank=True, default="", help_text="Blank: an unsplit stream.")
+    last_score = models.FloatField(
+        null=True, blank=True, validators=SCORE_VALIDATORS,
+        help_text="Rarity of its latest detection (null: that row was a warm-up row).",
+    )
+    last_at = models.DateTimeField(help_text="Timestamp of its latest detection.")
+    last_anomaly_at = models.DateTimeField(null=True, blank=True, help_text="Timestamp of its latest alarming detection.")
+    owner = models.CharField(
+        max_length=100, blank=True, default="",
+        help_text="The worker that stored its latest batch (blank: the single-process detect).",
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "series"
+        constraints = [models.UniqueConstraint(fields=["source_type", "series"], name="series_identity")]
+        indexes = [
+            models.Index(fields=["last_score"], name="series_last_score"),
+            models.Index(fields=["last_anomaly_at"], name="series_last_anomaly"),
+        ]
+
+    def __str__(self):
+        return f"{self.source_type} {self.series}" if self.series else self.source_type
+
+
 DEFAULT_ALERT_COOLDOWN_SECONDS = 600
 
 

@@ -11,6 +11,7 @@ from anomalies.api.views import (
 )
 from anomalies.api.feedback_views import AnomalyFeedbackView
 from anomalies.api.incident_views import IncidentDetailView, IncidentFeedbackView, IncidentListView
+from anomalies.api.series_views import SeriesListView
 
 urlpatterns = [
     path("anomalies", AnomalyListCreateView.as_view(), name="anomaly-list"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("incidents", IncidentListView.as_view(), name="incident-list"),
     path("incidents/<str:id>", IncidentDetailView.as_view(), name="incident-detail"),
     path("incidents/<str:id>/feedback", IncidentFeedbackView.as_view(), name="incident-feedback"),
+    path("series", SeriesListView.as_view(), name="series-list"),
     path("events", EventBatchView.as_view(), name="event-batch"),
     path("alerts/configs", AlertConfigListCreateView.as_view(), name="alertconfig-list"),
     path("alerts/configs/<str:id>", AlertConfigDetailView.as_view(), name="alertconfig-detail"),

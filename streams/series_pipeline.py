@@ -18,7 +18,7 @@ STREAM_VERSION = "series-1"
 
 
 class SeriesPipeline:
-    def __init__(self, source, *, source_key, split_by, series, store, checkpoint_seconds=5.0):
+    def __init__(self, source, *, source_key, split_by, series, store, checkpoint_seconds=5.0, owner=None):
         self.source = source
         self.source_key = source_key
         self.split_by = split_by
@@ -29,11 +29,13 @@ class SeriesPipeline:
         self._stop = threading.Event()
         self._last_checkpoint = 0.0
         store.on_series_stored = series.stored
+        if owner is not None:  # the worker id the store registers its series under
+            store.owner = owner
 
     @classmethod
     def resume(cls, make_source, *, source_key, split_by, kind, store, checkpoint=None, bucket_seconds=10.0,
                allowed_lateness=5.0, detector_overrides=None, checkpoint_seconds=5.0, idle_seconds=None,
-               max_series=None):
+               max_series=None, owner=None):
         state = checkpoint["state"] if checkpoint else {}
         resumed = state.get("version") == STREAM_VERSION and state.get("split_by") == split_by
         if checkpoint and not resumed:
@@ -43,7 +45,8 @@ class SeriesPipeline:
                            detector_overrides=detector_overrides, idle_seconds=idle_seconds,
                            max_series=max_series, fresh=not resumed)
         pipeline = cls(make_source(checkpoint["last_event_id"] if resumed else ""), source_key=source_key,
-                       split_by=split_by, series=series, store=store, checkpoint_seconds=checkpoint_seconds)
+                       split_by=split_by, series=series, store=store, checkpoint_seconds=checkpoint_seconds,
+                       owner=owner)
         if resumed:
             pipeline.counters.windows, pipeline.counters.anomalies = state["windows"], state["anomalies"]
             logger.info("%s: resuming from the checkpoint after event %r", source_key, checkpoint["last_event_id"])

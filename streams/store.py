@@ -26,6 +26,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.utils import timezone
 
 from anomalies import incidents
+from anomalies import series_registry
 from anomalies.models import AnomalyLog, DetectorCheckpoint
 from anomalies.signals import detections_stored
 from streams.sources.base import Backoff
@@ -71,8 +72,9 @@ def load_checkpoint(source_key, stop=None):
 
 class DetectionStore:
     def __init__(self, source_key, journal, *, queue_size=1000, batch_size=500, flush_interval=0.2,
-                 retry_base=0.2, retry_cap=10.0, on_checkpoint_stored=None):
+                 retry_base=0.2, retry_cap=10.0, on_checkpoint_stored=None, owner=""):
         self.source_key = source_key
+        self.owner = owner  # the worker id written to the series registry ("" for one process)
         self.journal = journal
         self.batch_size = batch_size
         self.flush_interval = flush_interval
@@ -245,10 +247,11 @@ class DetectionStore:
             announce(new_rows)
 
     def _insert(self, rows):
-        """Insert the rows not stored yet (and count them in the rollups), attach the alarming
-        ones to their incidents; return the new ones."""
+        """Insert the rows not stored yet (counted in the rollups, their series registered with
+        this store's owner), attach the alarming ones to their incidents; return the new ones."""
         inserted = AnomalyLog.objects.insert_new([to_instance(row) for row in rows])
         incidents.attach(inserted)
+        series_registry.record(inserted, owner=self.owner)
         return inserted
 
     def _save_checkpoint(self, checkpoint):

@@ -4,6 +4,7 @@ import logging
 from django.db import transaction
 
 from anomalies import incidents
+from anomalies import series_registry
 from anomalies.models import AnomalyLog
 from anomalies.signals import detections_stored
 
@@ -28,5 +29,6 @@ def store_detections(validated):
     with transaction.atomic():
         stored = AnomalyLog.objects.bulk_create(detections)
         incidents.attach(stored)
+        series_registry.record(stored)
         transaction.on_commit(lambda: _announce(stored))
     return stored

@@ -24,7 +24,7 @@ def mark_warm_up_rows(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('anomalies', '0005_detection_rollups'),
+        ('anomalies', '0006_series_registry'),
     ]
 
     operations = [

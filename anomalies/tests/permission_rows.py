@@ -55,6 +55,8 @@ ROWS = [
     Row("GET", "/api/anomalies/export?format=ndjson", 401, 200, 200, 200),
     Row("GET", "/api/anomalies/{anomaly_id}", 401, 200, 200, 200),
     Row("DELETE", "/api/anomalies/{anomaly_id}", 401, 403, 403, 204),
+    # Series: everyone signed in reads the registry.
+    Row("GET", "/api/series", 401, 200, 200, 200),
     # Feedback: every signed-in user labels detections and reads their history.
     Row("POST", "/api/anomalies/{anomaly_id}/feedback", 401, 201, 201, 201, {"label": "anomaly"}),
     Row("GET", "/api/anomalies/{anomaly_id}/feedback", 401, 200, 200, 200),

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Session
 from anomalies import incidents
-from anomalies.models import AlertConfig, AlertDelivery, AnomalyLog, DetectorCheckpoint, Feedback
+from anomalies.models import AlertConfig, AlertDelivery, AnomalyLog, DetectorCheckpoint, Feedback, Series
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +51,11 @@ def _checkpoint(owner):
     )
 
 
+def _series(owner):
+    return Series.objects.create(source_type="replay", series="web-0412", last_score=0.93,
+                                 last_at=timezone.now(), owner="host-1/worker-0")
+
+
 def _alert_delivery(owner):
     return AlertDelivery.objects.create(
         config=_alert_config(owner), channel={"type": "email", "target": "ops@example.com"},
@@ -72,6 +77,7 @@ SAMPLES = {
     "anomalies.feedback": _feedback,
     "anomalies.incident": _incident,
     "anomalies.detectorcheckpoint": _checkpoint,
+    "anomalies.series": _series,
     "auth.group": lambda owner: Group.objects.create(name="operators"),
 }
 

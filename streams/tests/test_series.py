@@ -7,7 +7,7 @@ import random
 import pytest
 from django.core.management import call_command
 
-from anomalies.models import AnomalyLog, DetectorCheckpoint
+from anomalies.models import AnomalyLog, DetectorCheckpoint, Series
 from streams.features import WindowAggregator
 from streams.pipeline import dedup_key, detector_config
 from streams.series import series_name
@@ -143,3 +143,41 @@ def test_bad_series_options_are_refused(tmp_path, args, message):
     from django.core.management import CommandError
     with pytest.raises(CommandError, match=message):
         detect(write(tmp_path, metric_events(["a"], 2)), "bad", *args)
+
+
+class ListSource:
+    source_type, kind, live, last_event_id = "bench", "generic", False, ""
+
+    def __init__(self, events):
+        self.events = events
+
+    def __iter__(self):
+        for number, event in enumerate(self.events, start=1):
+            self.last_event_id = str(number)
+            yield event
+
+    def stop(self):
+        pass
+
+    def describe(self):
+        return {}
+
+
+def test_the_status_line_counts_series_live_and_evicted(tmp_path):
+    from streams.journal import Journal
+    from streams.series import SeriesSet
+    from streams.series_pipeline import SeriesPipeline
+    from streams.store import DetectionStore
+
+    events = [{"timestamp": START + second, "value": 1.0, "key": host}
+              for second in range(0, 40 * 60, 20) for host in ("web-1", "web-2", "db-1")
+              if host == "web-1" or second < 10 * 60]  # web-2 and db-1 go quiet after 10 minutes
+    store = DetectionStore("status", Journal(tmp_path / "journal", "status"), owner="worker-7").start()
+    series = SeriesSet("status", kind="generic", bucket_seconds=BUCKET, allowed_lateness=0, idle_seconds=300, fresh=True)
+    pipeline = SeriesPipeline(ListSource(events), source_key="status", split_by="key", series=series, store=store)
+    pipeline.run()
+    store.close(final_checkpoint=pipeline.final_checkpoint())
+
+    assert "| series 1 live, 2 evicted |" in pipeline.status_line(0, 1.0)
+    assert set(Series.objects.values_list("series", "owner")) == {("web-1", "worker-7"), ("web-2", "worker-7"),
+                                                                   ("db-1", "worker-7")}

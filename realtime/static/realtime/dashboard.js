@@ -13,12 +13,16 @@
   var byId = {};
   detections.forEach(function (d) { byId[d.id] = d; });
 
-  var state = { source: "", selected: null, lastEventAt: null, socket: "connecting", retryAt: null };
+  var state = { source: "", series: null, selected: null, lastEventAt: null, socket: "connecting", retryAt: null };
   var el = function (id) { return document.getElementById(id); };
 
   // --- helpers -----------------------------------------------------------------------------------
   function visible() {
-    return state.source ? detections.filter(function (d) { return d.source_type === state.source; }) : detections;
+    var chosen = state.series;  // {source_type, series} from series.js, or null
+    return detections.filter(function (d) {
+      return (!state.source || d.source_type === state.source) &&
+        (!chosen || (d.source_type === chosen.source_type && (d.series || "") === chosen.series));
+    });
   }
   function time(iso) { return iso ? iso.replace("T", " ").replace(/\.\d+/, "").replace("Z", "") : ""; }
   function ago(seconds) {
@@ -241,7 +245,8 @@
   var statsTimer = null;
   function refreshStats() {
     var since = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
-    var url = config.stats_url + "?start_date=" + encodeURIComponent(since) + (state.source ? "&source=" + encodeURIComponent(state.source) : "");
+    var url = config.stats_url + "?start_date=" + encodeURIComponent(since) + (state.series ? "&source=" + encodeURIComponent(state.series.source_type) + "&series=" + encodeURIComponent(state.series.series)
+        : state.source ? "&source=" + encodeURIComponent(state.source) : "");
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (s) {
@@ -326,6 +331,10 @@
   el("source-filter").addEventListener("change", function (event) {
     state.source = event.target.value;
     renderTable(); renderChart(); refreshStats(); announce();
+  });
+  document.addEventListener("topoforge:series", function (event) {
+    state.series = event.detail;
+    renderTable(); renderChart(); refreshStats();
   });
   window.addEventListener("resize", renderChart);
   setInterval(renderFlow, 1000);
