@@ -16,11 +16,14 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pyte
 
 def log_in(browser, url):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(url + "/")
     browser.find_element(By.ID, "id_username").send_keys("alice")
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    # The click only submits the form: wait for the dashboard, not the login page still shown.
+    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.ID, "timeline"))
 
 
 def chart(browser):
