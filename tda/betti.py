@@ -118,7 +118,11 @@ def betti_curve_summary(diagram, prefix: str) -> dict[str, float]:
     if len(pairs) == 0:
         return {f"{prefix}_curve_peak": 0.0, f"{prefix}_curve_peak_scale": 0.0, f"{prefix}_curve_breadth": 0.0}
     scales = np.sort(pairs.ravel())
-    alive = ((pairs[:, 0][None, :] <= scales[:, None]) & (pairs[:, 1][None, :] > scales[:, None])).sum(axis=1)
+    # Alive at s: born at or before s and dying after it. A pair never dies before it is born,
+    # so that count is (births <= s) - (deaths <= s): two sorted searches instead of a
+    # pairs-by-scales comparison.
+    births, deaths = np.sort(pairs[:, 0]), np.sort(pairs[:, 1])
+    alive = np.searchsorted(births, scales, side="right") - np.searchsorted(deaths, scales, side="right")
     peak = int(alive.max())
     span = float(scales[-1] - scales[0])
     # breadth: the length of the filtration over which the curve is at least half its peak

@@ -1,7 +1,9 @@
 """The streaming detector: one observation in, one :class:`Detection` out."""
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field, fields
+from functools import partial
 
 import numpy as np
 
@@ -114,7 +116,11 @@ class Detection:
     is the alarm gate's decision that the row belongs to the incident an earlier alarm raised
     (its quiet period), so it does not alarm again whatever its rarity. ``gated_score`` is the
     single number NAB's results format ranks: 0 in warm-up, the rarity times ``quiet_damping``
-    while suppressed, else the rarity; it is not stored."""
+    while suppressed, else the rarity; it is not stored.
+
+    ``explanation`` (why the row scored as it did, ``tda.explain``; ``{}`` in warm-up) is built
+    the first time it is read, from facts the detector captured with the row: a consumer that
+    only ranks scores (the NAB run) never pays for its dicts and sentence."""
 
     timestamp: float
     score: float | None
@@ -128,10 +134,21 @@ class Detection:
     warming_up: bool = False
     suppressed: bool = False
     gated_score: float = 0.0
-    explanation: dict = field(default_factory=dict)
+    # The explanation's builder (no argument) until it is read, then None; the explanation itself.
+    _explain: object = field(default=None, repr=False, compare=False)
+    _explanation: dict | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def explanation(self) -> dict:
+        if self._explanation is None:
+            self._explanation = {} if self._explain is None else self._explain()
+            self._explain = None
+        return self._explanation
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if not f.name.startswith("_")}
+        data["explanation"] = copy.deepcopy(self.explanation)
+        return data
 
 
 H0_FEATURES = (
@@ -331,26 +348,24 @@ class Detector:
         betti, bands = self._betti(h0, summaries, fresh_higher)
         detection = self._detection(timestamp, score, h0, summaries, gated, betti)
         if tails is not None:
-            detection.explanation = self._explain(detection, tails, summaries, bands, range_excess)
+            detection._explain = self._explanation_builder(detection, tails, summaries, bands, range_excess)
         self.noise_band.learn_typical(summaries, TYPICAL_SUMMARIES)
         return detection
 
-    def _explain(self, detection: Detection, tails: np.ndarray, summaries: dict, bands, range_excess) -> dict:
+    def _explanation_builder(self, detection: Detection, tails: np.ndarray, summaries: dict, bands,
+                             range_excess) -> partial:
+        """The row's explanation, to be built when read: the facts it needs are captured now
+        (copies of what the detector changes later), the dicts and the sentence are not made."""
         names = self._row_feature_names()
         if len(tails) > len(names):  # this row also ranked its H1/H2 summaries
             names = names + [f"h{k}_{name}" for k in range(1, self.config.maxdim + 1) for name in HIGHER_FEATURES]
-        value_range = None
+        range_before = None
         if self.scalar and self._range_before is not None:
-            low, high = self._range_before
-            value_range = {
-                "value": float(self.previous[0]), "past_min": low, "past_max": high,
-                "excess_share": float(range_excess), "tolerance": self.config.range_tolerance,
-                "fired": bool(range_excess > self.config.range_tolerance > 0.0),
-            }
-        return explain(
-            score=detection.score, threshold=self.config.threshold, names=names, tails=list(tails),
+            range_before = (float(self.previous[0]), *self._range_before, float(range_excess), self.config.range_tolerance)
+        return partial(
+            explain, score=detection.score, threshold=self.config.threshold, names=names, tails=tails,
             summaries=summaries, betti=[detection.betti_h0, detection.betti_h1, detection.betti_h2],
-            bands=bands, typical=self.noise_band.typical, value_range=value_range,
+            bands=bands, typical=dict(self.noise_band.typical), range_before=range_before,
             analogue_distances=self._analogue_distances if self.scalar else None,
             suppressed=detection.suppressed,
         )

@@ -31,8 +31,10 @@ FEATURE_WORDS = {
 
 
 def explain(*, score, threshold, names, tails, summaries, betti, bands, typical,
-            value_range=None, analogue_distances=None, suppressed=False) -> dict:
-    """The explanation of one scored row (plain JSON types)."""
+            range_before=None, analogue_distances=None, suppressed=False) -> dict:
+    """The explanation of one scored row (plain JSON types). ``range_before`` is a scalar
+    row's (value, past minimum, past maximum, excess share, tolerance) for the range rule."""
+    tails = list(tails)
     order = sorted(range(len(tails)), key=lambda i: tails[i])[:RARE_FEATURES_SHOWN]
     explanation = {
         "tail_probability": 1.0 - score,
@@ -49,8 +51,12 @@ def explain(*, score, threshold, names, tails, summaries, betti, bands, typical,
             "typical": {name: float(value) for name, value in typical.items()},
         },
     }
-    if value_range is not None:
-        explanation["range"] = value_range
+    if range_before is not None:
+        value, low, high, excess, tolerance = range_before
+        explanation["range"] = {
+            "value": value, "past_min": low, "past_max": high, "excess_share": excess,
+            "tolerance": tolerance, "fired": bool(excess > tolerance > 0.0),
+        }
     if analogue_distances is not None and len(analogue_distances):
         explanation["analogues"] = {
             "count": int(len(analogue_distances)),

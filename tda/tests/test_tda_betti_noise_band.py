@@ -49,6 +49,18 @@ def test_betti_curve_summary_of_three_nested_features():
     assert summary == {"h1_curve_peak": 3.0, "h1_curve_peak_scale": 0.6, "h1_curve_breadth": 0.25}
 
 
+def test_betti_curve_summary_counts_as_its_definition_does_with_ties_and_empty_pairs():
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        births = rng.integers(0, 4, 12) * 0.5
+        pairs = np.c_[births, births + rng.integers(0, 3, 12) * 0.5]  # ties and zero lifetimes
+        scales = np.sort(pairs.ravel())
+        alive = [int(np.sum((pairs[:, 0] <= s) & (pairs[:, 1] > s))) for s in scales]
+        summary = betti_curve_summary(pairs, "h0")
+        assert summary["h0_curve_peak"] == max(alive)
+        assert summary["h0_curve_peak_scale"] == scales[int(np.argmax(alive))]
+
+
 def test_beta0_and_beta1_change_on_every_injected_incident_of_an_hour_of_the_generator():
     detections, labelled, config = betti_generator.run(hours=1.0)
     scored = [d for d in detections if not d.warming_up]

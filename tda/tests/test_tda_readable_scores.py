@@ -67,3 +67,14 @@ def test_the_range_rule_says_the_value_and_its_past_range():
     value_range = detection.explanation["range"]
     assert value_range["fired"] and value_range["value"] == 40.0
     assert value_range["past_max"] < 40.0 and "Range rule: value 40" in detection.explanation["text"]
+
+
+def test_an_explanation_read_later_says_what_it_said_when_its_row_was_scored():
+    """The explanation is built when read, from facts captured with the row: reading it after
+    the detector has moved on (and learnt from later rows) gives the same explanation."""
+    values = incident_series()
+    now, later = Detector(DetectorConfig()), Detector(DetectorConfig())
+    read_at_once = [now.update(60.0 * i, float(v)).explanation for i, v in enumerate(values)]
+    detections = [later.update(60.0 * i, float(v)) for i, v in enumerate(values)]
+    assert [d.explanation for d in detections] == read_at_once
+    assert detections[-1].to_dict()["explanation"] == read_at_once[-1]
