@@ -168,7 +168,7 @@ def bench_store(directory, rows_per_round, rounds, batch):
                 offset += rows_per_round
                 began = time.process_time()
                 for start in range(0, len(rows), batch):
-                    store._write(rows[start:start + batch], None)
+                    store._write(rows[start:start + batch])
                 cpu[variant] += time.process_time() - began
     finally:
         rollups.add = keep_rollups

@@ -14,6 +14,13 @@ to rows being recomputed and ignored by their key.
 Checkpoints travel through the same queue, behind the rows they follow: a stored checkpoint
 implies every queued row before it is stored or journaled. When the queue is full a checkpoint
 is skipped (the next one supersedes it), never journaled.
+
+A worker's store (``detect --workers``) has an ``UpstreamLog`` instead of a journal: its
+events wait in Redis Streams until a checkpoint acknowledges them, so a full queue blocks the
+worker (the streams buffer), and rows it could not store make it skip every later checkpoint,
+leaving their events unacknowledged for whoever owns their shard next. Its checkpoints are one
+per shard (``key``) and carry an ``epoch`` (the shard lease's fencing token): one older than the
+stored epoch is refused, so a worker that lost its lease cannot overwrite its successor's state.
 """
 import logging
 import queue
@@ -51,6 +58,23 @@ class StoreStats:
     db_healthy: bool = True
 
 
+class UpstreamLog:
+    """The journal of a store whose rows can be recomputed from an upstream log (a shard's
+    Redis Stream): nothing is kept; once rows were given up, no later checkpoint is written."""
+
+    def __init__(self):
+        self.lost = 0
+
+    def append(self, records):
+        self.lost += len(records)
+
+    def pending_bytes(self):
+        return 0
+
+    def close(self):
+        pass
+
+
 class Interrupted(Exception):
     """Shutdown was asked for while waiting for the database."""
 
@@ -80,6 +104,9 @@ class DetectionStore:
         self.flush_interval = flush_interval
         self.on_checkpoint_stored = on_checkpoint_stored
         self.on_series_stored = None  # called with {key: state} once a checkpoint's series are stored
+        self.on_keyed_checkpoint_stored = None  # called with (key, last_event_id) for keyed checkpoints
+        self.upstream = isinstance(journal, UpstreamLog)
+        self.fenced = set()  # keys whose checkpoint was refused: their epoch is older than the stored one
         self.stats = StoreStats()
         # Items: (kind, payload, fresh): kind "row" or "checkpoint"; fresh rows come from the
         # pipeline (journal them if they cannot be stored), the others from the journal.
@@ -101,6 +128,10 @@ class DetectionStore:
 
     def submit(self, rows):
         """Queue ``rows`` (dicts, see ``ROW_FIELDS`` + ``timestamp``); journal what does not fit."""
+        if self.upstream:  # the stream upstream buffers: wait for room
+            for row in rows:
+                self._queue.put(("row", row, True))
+            return
         overflow = []
         for row in rows:
             if overflow:
@@ -114,13 +145,18 @@ class DetectionStore:
             self.journal.append(overflow)
             self.stats.journaled += len(overflow)
 
-    def checkpoint(self, state, last_event_id, series=None):
+    def checkpoint(self, state, last_event_id, series=None, key=None):
         """Queue a checkpoint behind the rows submitted so far; skipped when the queue is full.
 
         ``series`` ({checkpoint key: state}) are the states of the series of a split stream
-        that changed since the previous checkpoint, saved in the same transaction.
+        that changed since the previous checkpoint, saved in the same transaction. ``key`` saves
+        it under another source key than the store's (a worker's shard).
         """
-        payload = {"state": state, "last_event_id": last_event_id, "series": series or {}}
+        payload = {"state": state, "last_event_id": last_event_id, "series": series or {},
+                   "key": key or self.source_key}
+        if self.upstream:
+            self._queue.put(("checkpoint", payload, False))
+            return True
         try:
             self._queue.put_nowait(("checkpoint", payload, False))
             return True
@@ -134,6 +170,7 @@ class DetectionStore:
         Rows the database cannot take by then are journaled, so nothing is lost.
         """
         if final_checkpoint is not None:
+            final_checkpoint = {"key": self.source_key, **final_checkpoint}
             try:
                 self._queue.put(("checkpoint", final_checkpoint, False), timeout=timeout)
             except queue.Full:
@@ -193,13 +230,13 @@ class DetectionStore:
         """Write until it works; past the shutdown deadline, journal the rows and give up."""
         rows = [payload for kind, payload, _ in items if kind == "row"]
         checkpoints = [payload for kind, payload, _ in items if kind == "checkpoint"]
-        checkpoint = merged(checkpoints)
+        checkpoints = merged(checkpoints)
         while True:
             try:
                 if self._connection_dirty:
                     reset_connection()
                     self._connection_dirty = False
-                self._write(rows, checkpoint)
+                self._write(rows, checkpoints)
             except DatabaseError as exc:
                 self._connection_dirty = True
                 self.stats.db_errors += 1
@@ -221,26 +258,27 @@ class DetectionStore:
             self.stats.db_healthy = True
             return True
 
-    def _write(self, rows, checkpoint):
-        new_rows = []
+    def _write(self, rows, checkpoints=()):
+        if self.upstream and self.journal.lost:
+            checkpoints = ()  # rows before them were given up: their events must be replayed
         if transaction_capable():
             with transaction.atomic():
                 new_rows = self._insert(rows)
-                if checkpoint is not None:
-                    self._save_checkpoint(checkpoint)
+                saved = [checkpoint for checkpoint in checkpoints if self._save_checkpoint(checkpoint)]
         else:
             new_rows = self._insert(rows)
-            if checkpoint is not None:
-                self._save_checkpoint(checkpoint)
+            saved = [checkpoint for checkpoint in checkpoints if self._save_checkpoint(checkpoint)]
         self.stats.stored += len(new_rows)
         self.stats.duplicates += len(rows) - len(new_rows)
-        if checkpoint is not None:
+        for checkpoint in saved:
             self.stats.checkpoints += 1
-            if self.on_checkpoint_stored is not None:
-                try:
+            try:
+                if checkpoint["key"] != self.source_key and self.on_keyed_checkpoint_stored is not None:
+                    self.on_keyed_checkpoint_stored(checkpoint["key"], checkpoint["last_event_id"])
+                elif checkpoint["key"] == self.source_key and self.on_checkpoint_stored is not None:
                     self.on_checkpoint_stored(checkpoint["last_event_id"])
-                except Exception:  # housekeeping only: the checkpoint itself is stored
-                    logger.exception("store %s: after-checkpoint hook failed", self.source_key)
+            except Exception:  # housekeeping only: the checkpoint itself is stored
+                logger.exception("store %s: after-checkpoint hook failed", self.source_key)
             if self.on_series_stored is not None and checkpoint.get("series"):
                 self.on_series_stored(checkpoint["series"])
         if new_rows:
@@ -255,29 +293,50 @@ class DetectionStore:
         return inserted
 
     def _save_checkpoint(self, checkpoint):
+        """Save the checkpoint (in the rows' transaction); False if its epoch was fenced off."""
+        key = checkpoint.get("key", self.source_key)
+        epoch = (checkpoint["state"] or {}).get("epoch")
+        if epoch is not None and stored_epoch(key) > epoch:
+            if key not in self.fenced:
+                logger.warning("store %s: checkpoint of %s of epoch %d refused, the shard has a newer owner",
+                               self.source_key, key, epoch)
+            self.fenced.add(key)
+            return False
         save_series_states(checkpoint.get("series") or {})
-        if checkpoint["state"] is None:  # only series states (a worker's shard)
-            return
-        updated = DetectorCheckpoint.objects.filter(source_key=self.source_key).update(
+        if checkpoint["state"] is None:  # only series states
+            return True
+        updated = DetectorCheckpoint.objects.filter(source_key=key).update(
             state=checkpoint["state"], last_event_id=checkpoint["last_event_id"] or "",
             updated_at=timezone.now(),
         )
         if not updated:
             DetectorCheckpoint.objects.create(
-                source_key=self.source_key, state=checkpoint["state"],
-                last_event_id=checkpoint["last_event_id"] or "",
+                source_key=key, state=checkpoint["state"], last_event_id=checkpoint["last_event_id"] or "",
             )
+        return True
+
+
+def stored_epoch(source_key):
+    """The fencing epoch of a shard's stored checkpoint (0 if none), its row locked until the
+    transaction ends where the database can lock rows."""
+    rows = DetectorCheckpoint.objects.filter(source_key=source_key)
+    if connection.features.has_select_for_update:
+        rows = rows.select_for_update()
+    state = rows.values_list("state", flat=True).first()
+    return (state or {}).get("epoch", 0)
 
 
 def merged(checkpoints):
-    """One checkpoint standing for several queued in order: the last stream state, and every
-    series state, the later one of a series winning."""
-    if not checkpoints:
-        return None
-    series = {}
+    """The checkpoints standing for several queued in order, one per key: the last state of each,
+    and every series state of each, the later one of a series winning."""
+    by_key = {}
     for checkpoint in checkpoints:
-        series.update(checkpoint.get("series") or {})
-    return {**checkpoints[-1], "series": series}
+        key = checkpoint.get("key")
+        series = {**by_key[key]["series"], **(checkpoint.get("series") or {})} if key in by_key else \
+            dict(checkpoint.get("series") or {})
+        by_key.pop(key, None)  # re-inserted: the dict keeps the order of the last ones
+        by_key[key] = {**checkpoint, "series": series}
+    return list(by_key.values())
 
 
 def save_series_states(states):

@@ -55,15 +55,19 @@ def database_settings(*, mongodb_uri, database_url, database_name, sqlite_path: 
             raise ConfigurationError(f"DATABASE_URL is not a database URL: {error}") from None
         if database_name:
             config["NAME"] = database_name
+        if config["ENGINE"] == "django.db.backends.sqlite3":
+            config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
         return config
     sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    return {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(sqlite_path),
-        # Writers wait for the lock instead of failing at once (the detector and the server share
-        # the file).
-        "OPTIONS": {"timeout": 20},
-    }
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(sqlite_path), "OPTIONS": dict(SQLITE_OPTIONS)}
+
+
+# Writers wait for the lock instead of failing at once (the detector, its workers and the server
+# share the file). IMMEDIATE: a transaction takes the write lock when it begins, so one that reads
+# first (the shard fence, the store's upserts) waits its turn instead of failing with "database
+# is locked" when another process writes in between (SQLite cannot upgrade a deferred read lock
+# while another writer holds the file, and does not wait for it).
+SQLITE_OPTIONS = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 
 
 def is_mongodb(database: dict) -> bool:

@@ -39,6 +39,9 @@ from streams.sources.ndjson import NDJSONSource
 from streams.sources.replay import ReplaySource
 from streams.sources.wikimedia import WikimediaSource, user_agent
 from streams.store import DetectionStore, Interrupted, load_checkpoint
+from streams import cluster
+from streams.router import ConfigMismatch, ShardRouter
+from streams.shard_worker import ShardWorker
 
 SOURCES = ("wikipedia", "ndjson", "replay", "generator", "http")
 
@@ -71,7 +74,7 @@ class Command(BaseCommand):
     help = "Run the detection pipeline on a stream: source → features → detector → store."
 
     def add_arguments(self, parser):
-        parser.add_argument("--source", choices=SOURCES, required=True)
+        parser.add_argument("--source", choices=SOURCES, help="The stream to read (required unless --join).")
         parser.add_argument("--source-key", help="Identity of the stream for checkpoints and dedup keys.")
         parser.add_argument("--url", help="wikipedia/ndjson: the stream URL.")
         parser.add_argument("--file", help="replay: a .jsonl or NAB .csv file; ndjson: a file or - for stdin.")
@@ -100,6 +103,16 @@ class Command(BaseCommand):
                             "checkpoint after this many seconds of event time without an event of it.")
         parser.add_argument("--max-series", type=int, default=None, help="--split-by: at most N live series; the "
                             "least recently seen is evicted to make room.")
+        parser.add_argument("--workers", type=int, default=None, help="--split-by: route the stream into Redis "
+                            "Streams (REDIS_URL) and start N local worker processes that share its series; 0 = "
+                            "route only, for workers started with --join elsewhere.")
+        parser.add_argument("--shards", type=int, default=16, help="--workers: the number of Redis Streams the "
+                            "series are hashed into (the unit of ownership; fixed for the life of the stream).")
+        parser.add_argument("--join", metavar="SOURCE_KEY", help="Run one worker of a stream routed by "
+                            "`detect --workers` (on this or another machine with the same REDIS_URL and database).")
+        parser.add_argument("--worker-id", help="--join: this worker's name (default host:pid).")
+        parser.add_argument("--lease-seconds", type=float, default=15.0, help="--workers/--join: a dead worker's "
+                            "shards are taken over this long after its last renewal.")
         parser.add_argument("--checkpoint-seconds", type=float, default=5.0)
         parser.add_argument("--fresh", action="store_true", help="Ignore the saved checkpoint.")
         parser.add_argument("--status-interval", type=float, default=None,
@@ -109,6 +122,10 @@ class Command(BaseCommand):
                                  "shared with other processes, as under `make run`).")
 
     def handle(self, *args, **options):
+        if options["join"]:
+            return self._join(options)
+        if not options["source"]:
+            raise CommandError("--source is required (or --join SOURCE_KEY to work on a routed stream)")
         bucket = options["bucket"] or settings.TOPOFORGE_BUCKET_SECONDS
         lateness = settings.TOPOFORGE_ALLOWED_LATENESS_SECONDS if options["lateness"] is None else options["lateness"]
         try:
@@ -129,6 +146,11 @@ class Command(BaseCommand):
         if warm_start is not None and split_by:
             raise CommandError("--warm-start and the generator's --history do not combine with --split-by "
                                "(one detector per series)")
+        if options["workers"] is not None:
+            config = {"kind": kind, "split_by": split_by, "shards": options["shards"], "bucket_seconds": bucket,
+                      "allowed_lateness": lateness, "detector": overrides, "idle_seconds": options["series_idle"],
+                      "max_series": options["max_series"]}
+            return self._route(make_source, source_key, config, options)
 
         try:
             journal = Journal(settings.TOPOFORGE_JOURNAL_DIR, source_key)
@@ -173,6 +195,65 @@ class Command(BaseCommand):
             f"dropped late {pipeline.dropped_late}; source {dict(pipeline.source.stats)}"
             + (f"; series {len(pipeline.series.live)} live, {pipeline.series.evicted} evicted" if split_by else "")
         )
+
+    def _route(self, make_source, source_key, config, options):
+        """``--workers N``: this process routes the source into the shards; N children detect."""
+        if not config["split_by"]:
+            raise CommandError("--workers needs --split-by: the series are what the workers share")
+        if options["workers"] < 0 or options["shards"] < 1:
+            raise CommandError("--workers must be 0 or more and --shards at least 1")
+        client = self._redis()
+        if options["fresh"]:
+            cluster.discard(client, source_key)
+        try:
+            router = ShardRouter(make_source, redis_url=settings.REDIS_URL, source_key=source_key, config=config)
+        except ConfigMismatch as exc:
+            raise CommandError(str(exc)) from None
+        stopping = threading.Event()
+        self._install_signal_handlers(stopping, router.stop)
+        children = cluster.spawn_workers(options["workers"], source_key, options)
+        self.stderr.write(f"{source_key}: routing into {config['shards']} shards in Redis, split by "
+                          f"{config['split_by']!r}; {options['workers']} local workers (more: "
+                          f"`manage.py detect --join {source_key}`)")
+        ended = router.run()
+        codes = cluster.wait_for_workers(children, stopping)
+        self.stderr.write(f"{source_key}: routed {router.events} events; source {dict(router.source.stats)}"
+                          + (f"; workers exited {codes}" if children else ""))
+        if ended and children and not cluster.all_ended(client, source_key, config["shards"]):
+            raise CommandError(f"the workers exited before every shard was done: run "
+                               f"`manage.py detect --join {source_key}` to finish")
+
+    def _join(self, options):
+        """``--join KEY``: one worker of a routed stream, until stopped or the stream is done."""
+        source_key = options["join"]
+        client = self._redis()
+        stopping = threading.Event()
+        self._install_signal_handlers(stopping, lambda: None)
+        config = cluster.wait_for_config(client, source_key, stopping)
+        if config is None:
+            return
+        worker = ShardWorker(redis_url=settings.REDIS_URL, source_key=source_key, config=config,
+                             worker_id=options["worker_id"], lease_seconds=options["lease_seconds"],
+                             checkpoint_seconds=options["checkpoint_seconds"],
+                             queue_size=settings.TOPOFORGE_STORE_QUEUE_SIZE)
+        self._install_signal_handlers(stopping, worker.stop)
+        status = StatusLine(worker, options["status_interval"], redraw=not options["status_lines"]).start()
+        try:
+            worker.run()
+        finally:
+            status.stop()
+        self.stderr.write(f"{worker.worker_id}: {worker.counters.events} events, {worker.counters.windows} windows, "
+                          f"{worker.counters.anomalies} anomalies; shards taken {worker.taken}, given back "
+                          f"{worker.given_back}, lost {worker.lost}")
+
+    @staticmethod
+    def _redis():
+        if not settings.REDIS_URL:
+            raise CommandError("--workers and --join need REDIS_URL: the workers share the stream through "
+                               "Redis Streams")
+        from streams.shards import connect
+
+        return connect(settings.REDIS_URL)
 
     def _warm_start(self, options, kind, bucket, overrides):
         """(description, make_events()) of the recorded events to warm the detector with, or None."""
