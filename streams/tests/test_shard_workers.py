@@ -200,3 +200,15 @@ def test_a_joining_worker_gets_its_share_and_a_leaving_one_gives_it_back(sqlite_
     finish(router)
     finish(first)
     check_exactly_once(cluster)
+
+
+def test_workers_n_starts_local_workers_that_finish_the_stream(sqlite_cluster):
+    cluster = sqlite_cluster
+    run = cluster._start("detect", "--source", "replay", "--file", str(cluster.file), "--speed", "fast",
+                         "--source-key", cluster.key, "--split-by", "key", "--bucket", str(BUCKET), "--lateness",
+                         "0", "--workers", "2", "--shards", str(SHARDS), "--checkpoint-seconds", "0.3",
+                         "--status-interval", "0")
+    output = finish(run)
+    assert f"routed {len(cluster.events)} events" in output and "workers exited [0, 0]" in output
+    check_exactly_once(cluster)
+    assert all(cluster.redis.exists(cluster.keys.ended(n)) for n in range(SHARDS))
