@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import socket
+import threading
 import time
 from collections import deque
 from contextlib import nullcontext
@@ -34,6 +35,7 @@ from django.db import DatabaseError, close_old_connections, transaction
 from anomalies.models import DetectorCheckpoint
 from streams.pipeline import PipelineCounters
 from streams.series import SeriesSet, series_name
+from streams.series_pipeline import checkpoint_interval
 from streams.shards import GROUP, RELEASE, RENEW, Keys, checkpoint_key, connect, entry_id_after
 from streams.store import DetectionStore, UpstreamLog, stored_epoch, transaction_capable
 
@@ -70,9 +72,11 @@ class OwnedShard:
         self.source = source
         self.unacked = deque()  # entry ids applied, not yet acknowledged
         self.stored_upto = None  # the last applied id of the newest stored checkpoint (writer thread)
+        self.lease_lost = False  # set by the heartbeat thread
         self.backlog = []  # claimed entries of the previous owner still to apply
         self.end_id = None  # the id of the end-of-stream entry, once applied
         self.last_checkpoint = time.monotonic()
+        self.checkpoint_every = 0.0  # seconds between checkpoints (streams.series_pipeline.checkpoint_interval)
         self.changed = False  # entries applied since the last checkpoint
 
     def state(self):
@@ -106,6 +110,7 @@ class ShardWorker:
         self._renew = self.client.register_script(RENEW)
         self._release = self.client.register_script(RELEASE)
         self._stopping = False
+        self._stopped = threading.Event()  # the heartbeat's end
         self._next_tick = 0.0
         self._start = sum(map(ord, self.worker_id)) % self.shards  # where it looks for free shards first
 
@@ -118,6 +123,9 @@ class ShardWorker:
         every shard of a finite stream has ended and been checkpointed."""
         self.counters.started = time.time()
         self.store.start()
+        self.client.set(self.keys.worker(self.worker_id), "1", px=self.lease_ms)
+        heartbeat = threading.Thread(target=self._heartbeat, name=f"heartbeat:{self.worker_id}", daemon=True)
+        heartbeat.start()
         try:
             while not self._stopping:
                 now = time.monotonic()
@@ -130,12 +138,27 @@ class ShardWorker:
         finally:
             for number in list(self.owned):
                 self._give_back(number)
+            self._stopped.set()
+            heartbeat.join()
             self.client.delete(self.keys.worker(self.worker_id))
             self.store.close()
 
-    def _checkpoint_stored(self, key, last_applied):  # the store's writer thread
+    def _heartbeat(self):
+        """Renew this worker's key and its leases every tick, whatever the main loop is doing
+        (a long batch, a store waiting for the database): a lease expires only if the process
+        is gone or cut off from Redis. A lease found lost is flagged for the main loop."""
+        while not self._stopped.wait(self.tick_seconds):
+            try:
+                self.client.set(self.keys.worker(self.worker_id), "1", px=self.lease_ms)
+                for number, shard in list(self.owned.items()):
+                    if not self._renew(keys=[self.keys.lease(number)], args=[self.worker_id, self.lease_ms]):
+                        shard.lease_lost = True
+            except redis.RedisError as exc:
+                logger.warning("%s: cannot renew the leases (%s); retrying", self.worker_id, exc)
+
+    def _checkpoint_stored(self, key, last_applied, epoch):  # the store's writer thread
         shard = self._by_key.get(key)
-        if shard is not None:
+        if shard is not None and shard.epoch == epoch:  # not a checkpoint of an earlier tenure
             shard.stored_upto = last_applied
 
     def _series_stored(self, states):  # the store's writer thread
@@ -143,12 +166,11 @@ class ShardWorker:
             shard.series.stored(states)
 
     def _tick(self):
-        self.client.set(self.keys.worker(self.worker_id), "1", px=self.lease_ms)
         for number, shard in list(self.owned.items()):
-            if not self._renew(keys=[self.keys.lease(number)], args=[self.worker_id, self.lease_ms]):
+            if shard.lease_lost:
                 logger.warning("%s: lease of shard %d lost (expired): dropping it", self.worker_id, number)
                 self._drop(number)
-            elif shard.key in self.store.fenced:
+            elif self.store.is_fenced(shard.key, shard.epoch):
                 logger.warning("%s: shard %d has a newer owner (fenced): dropping it", self.worker_id, number)
                 self._drop(number)
             else:
@@ -228,9 +250,11 @@ class ShardWorker:
     def _maybe_checkpoint(self, shard, force=False):
         if not shard.changed:
             return
-        if force or time.monotonic() - shard.last_checkpoint >= self.checkpoint_seconds:
+        now = time.monotonic()
+        if force or now - shard.last_checkpoint >= shard.checkpoint_every:
             self.store.checkpoint(shard.state(), shard.last_applied, series=shard.series.take_dirty(), key=shard.key)
             shard.last_checkpoint = time.monotonic()
+            shard.checkpoint_every = checkpoint_interval(self.checkpoint_seconds, shard.last_checkpoint - now)
             shard.changed = False
 
     def _acknowledge(self, shard):
@@ -287,7 +311,6 @@ class ShardWorker:
         shard = OwnedShard(number, checkpoint_key(self.source_key, number), epoch, last_applied, series,
                            ShardSource(config))
         shard.backlog = self._claim(key)
-        self.store.fenced.discard(shard.key)
         self._by_key[shard.key] = shard
         self.owned[number] = shard
         self.taken += 1
@@ -312,14 +335,14 @@ class ShardWorker:
         shard = self.owned.pop(number)
         self.store.checkpoint(shard.state(), shard.last_applied, series=shard.series.take_dirty(), key=shard.key)
         deadline = time.monotonic() + timeout
-        while shard.stored_upto != shard.last_applied and shard.key not in self.store.fenced:
+        while shard.stored_upto != shard.last_applied and not self.store.is_fenced(shard.key, shard.epoch):
             if time.monotonic() > deadline:
                 logger.warning("%s: shard %d's last checkpoint was not stored in %g s: giving it back, its next "
                                "owner replays from the one before", self.worker_id, number, timeout)
                 break
             time.sleep(0.02)
         del self._by_key[shard.key]
-        if shard.key not in self.store.fenced:
+        if not self.store.is_fenced(shard.key, shard.epoch):
             self._acknowledge(shard)
         if shard.end_id is not None and shard.stored_upto == shard.end_id:
             self.client.set(self.keys.ended(number), "1")

@@ -104,9 +104,9 @@ class DetectionStore:
         self.flush_interval = flush_interval
         self.on_checkpoint_stored = on_checkpoint_stored
         self.on_series_stored = None  # called with {key: state} once a checkpoint's series are stored
-        self.on_keyed_checkpoint_stored = None  # called with (key, last_event_id) for keyed checkpoints
+        self.on_keyed_checkpoint_stored = None  # called with (key, last_event_id, epoch) for keyed checkpoints
         self.upstream = isinstance(journal, UpstreamLog)
-        self.fenced = set()  # keys whose checkpoint was refused: their epoch is older than the stored one
+        self.fenced = {}  # key → the newest epoch of its checkpoints refused (older than the stored one)
         self.stats = StoreStats()
         # Items: (kind, payload, fresh): kind "row" or "checkpoint"; fresh rows come from the
         # pipeline (journal them if they cannot be stored), the others from the journal.
@@ -180,6 +180,10 @@ class DetectionStore:
         self._thread.join()
 
     # --- writer thread ----------------------------------------------------------------------
+    def is_fenced(self, key, epoch):
+        """True if a checkpoint of ``key`` at ``epoch`` was refused: someone took it over since."""
+        return self.fenced.get(key, -1) >= epoch
+
     def _past_deadline(self):
         return self._deadline is not None and time.monotonic() >= self._deadline
 
@@ -274,7 +278,8 @@ class DetectionStore:
             self.stats.checkpoints += 1
             try:
                 if checkpoint["key"] != self.source_key and self.on_keyed_checkpoint_stored is not None:
-                    self.on_keyed_checkpoint_stored(checkpoint["key"], checkpoint["last_event_id"])
+                    self.on_keyed_checkpoint_stored(checkpoint["key"], checkpoint["last_event_id"],
+                                                    (checkpoint["state"] or {}).get("epoch"))
                 elif checkpoint["key"] == self.source_key and self.on_checkpoint_stored is not None:
                     self.on_checkpoint_stored(checkpoint["last_event_id"])
             except Exception:  # housekeeping only: the checkpoint itself is stored
@@ -297,10 +302,10 @@ class DetectionStore:
         key = checkpoint.get("key", self.source_key)
         epoch = (checkpoint["state"] or {}).get("epoch")
         if epoch is not None and stored_epoch(key) > epoch:
-            if key not in self.fenced:
+            if self.fenced.get(key) != epoch:
                 logger.warning("store %s: checkpoint of %s of epoch %d refused, the shard has a newer owner",
                                self.source_key, key, epoch)
-            self.fenced.add(key)
+            self.fenced[key] = max(epoch, self.fenced.get(key, 0))
             return False
         save_series_states(checkpoint.get("series") or {})
         if checkpoint["state"] is None:  # only series states

@@ -54,16 +54,17 @@ def test_a_checkpoint_of_an_older_epoch_is_refused_and_keeps_the_newer_owner_s_s
     DetectorCheckpoint.objects.create(source_key="s#web-1", state={"owner": "new"}, last_event_id="")
     stored = []
     store = DetectionStore("s@worker:old", UpstreamLog()).start()
-    store.on_keyed_checkpoint_stored = lambda key, upto: stored.append((key, upto))
+    store.on_keyed_checkpoint_stored = lambda key, upto, epoch: stored.append((key, upto, epoch))
     store.submit([row("s#web-1", 1)])
     store.checkpoint(shard_state(2, "9-0"), "9-0", series={"s#web-1": {"owner": "old"}}, key="s@shard:0")
     store.checkpoint(shard_state(1, "4-0"), "4-0", series={"s#web-2": {"owner": "old"}}, key="s@shard:1")
     store.close()
 
-    assert store.fenced == {"s@shard:0"}
+    assert store.fenced == {"s@shard:0": 2}
+    assert store.is_fenced("s@shard:0", 2) and not store.is_fenced("s@shard:0", 3)
     assert DetectorCheckpoint.objects.get(source_key="s@shard:0").state == shard_state(3, "5-0")
     assert DetectorCheckpoint.objects.get(source_key="s#web-1").state == {"owner": "new"}
-    assert stored == [("s@shard:1", "4-0")]  # only the unfenced shard is acknowledged
+    assert stored == [("s@shard:1", "4-0", 1)]  # only the unfenced shard is acknowledged
     assert DetectorCheckpoint.objects.get(source_key="s#web-2").state == {"owner": "old"}
     assert AnomalyLog.objects.filter(dedup_key="s#web-1:1").exists()  # rows are idempotent: kept
 
