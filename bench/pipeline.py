@@ -150,7 +150,7 @@ def store_rows(count, offset):
 def bench_store(directory, rows_per_round, rounds, batch):
     """The store's write (``DetectionStore._write``: insert_new in a transaction, then announce),
     with the rollups kept in step and with ``rollups.add`` made a no-op (the store before #16),
-    interleaved ``rounds`` times. Returns rows per CPU-second of each."""
+    interleaved ``rounds`` times. Returns rows per CPU-second of each, and of each round."""
     from anomalies import rollups
     from streams.journal import Journal
     from streams.store import DetectionStore
@@ -159,6 +159,7 @@ def bench_store(directory, rows_per_round, rounds, batch):
     store = DetectionStore("bench-store", journal)
     keep_rollups = rollups.add
     cpu = {"with rollups": 0.0, "without rollups": 0.0}
+    per_round = {variant: [] for variant in cpu}
     offset = 0
     try:
         for _ in range(rounds):
@@ -170,10 +171,11 @@ def bench_store(directory, rows_per_round, rounds, batch):
                 for start in range(0, len(rows), batch):
                     store._write(rows[start:start + batch])
                 cpu[variant] += time.process_time() - began
+                per_round[variant].append(rows_per_round / (time.process_time() - began))
     finally:
         rollups.add = keep_rollups
         journal.close()
-    return {variant: rounds * rows_per_round / seconds for variant, seconds in cpu.items()}
+    return {variant: rounds * rows_per_round / seconds for variant, seconds in cpu.items()}, per_round
 
 
 class PacedSource:
@@ -253,6 +255,17 @@ def bench_latency(directory, seconds, rate, bucket):
     }
 
 
+def report_store(directory, args):
+    store, per_round = bench_store(directory, args.store_rows, args.store_rounds, args.store_batch)
+    with_rollups, without = store["with rollups"], store["without rollups"]
+    for variant, rates in per_round.items():
+        print(f"  store rounds {variant}: {', '.join(f'{rate:,.0f}' for rate in rates)} rows per CPU-second")
+    print(f"store (SQLite, batches of {args.store_batch}, 5 sources x 10 series, {args.store_rounds} interleaved "
+          f"rounds of {args.store_rows:,} rows): {with_rollups:,.0f} rows per CPU-second with the rollups, "
+          f"{without:,.0f} without: the rollups cost {100 * (1 - with_rollups / without):.1f} % "
+          f"of the store's throughput (load average after: {os.getloadavg()[0]:.2f})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000, help="Events for the throughput runs.")
@@ -261,6 +274,8 @@ def main():
     parser.add_argument("--bucket", type=float, default=1.0, help="Bucket seconds of the latency run.")
     parser.add_argument("--store-rows", type=int, default=20_000, help="Rows per round of the store run.")
     parser.add_argument("--store-batch", type=int, default=500, help="Rows per store write (the store's default).")
+    parser.add_argument("--store-rounds", type=int, default=3, help="Interleaved rounds of the store run.")
+    parser.add_argument("--store-only", action="store_true", help="Run only the store stage (the rollups' cost).")
     args = parser.parse_args()
 
     cpu = min(os.sched_getaffinity(0))
@@ -268,6 +283,10 @@ def main():
     with tempfile.TemporaryDirectory() as directory:
         setup_django(directory)
         print(f"machine: {machine()}; pinned to CPU {cpu}")
+        if args.store_only:
+            print(f"load average before: {os.getloadavg()[0]:.2f}")
+            report_store(directory, args)
+            return
         lines = recorded_lines(args.events)
         size = sum(map(len, lines)) / len(lines)
         print(f"input: {len(lines)} generated recentchange events, {size:.0f} bytes per JSON line")
@@ -284,12 +303,7 @@ def main():
               f"{full['stored']} rows committed, {1000 * full['cpu_seconds'] / max(1, full['windows']):.1f} "
               "CPU-ms per window all in)")
 
-        store = bench_store(directory, args.store_rows, 3, args.store_batch)
-        with_rollups, without = store["with rollups"], store["without rollups"]
-        print(f"store (SQLite, batches of {args.store_batch}, 5 sources x 10 series, 3 interleaved rounds of "
-              f"{args.store_rows:,} rows): {with_rollups:,.0f} rows per CPU-second with the rollups, "
-              f"{without:,.0f} without: the rollups cost {100 * (1 - with_rollups / without):.1f} % "
-              "of the store's throughput")
+        report_store(directory, args)
 
         latency = bench_latency(directory, args.latency_seconds, args.rate, args.bucket)
         print(f"arrival → stored row ({args.rate:g} events/s, {args.bucket:g} s buckets, no lateness, "
