@@ -3,6 +3,7 @@ per live series, eviction and restore.
 
     .venv/bin/python bench/series.py
     .venv/bin/python bench/series.py --series 1000 10000 --minutes 3
+    REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/series.py --workers 1 2 4   # and bench/workers.py
 
 Every series gets one event a minute into 60 s buckets (one row per series per minute, the
 Skyline case). Series are started from the state of one detector warmed on 150 minutes of its
@@ -19,6 +20,7 @@ import argparse
 import os
 import platform
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -140,6 +142,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--series", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--minutes", type=int, default=2, help="Minutes of events timed (one row per series each).")
+    parser.add_argument("--workers", nargs="*", default=[], metavar="N",
+                        help="Then run bench/workers.py with these worker counts (e.g. 1 2 4; needs REDIS_URL).")
     args = parser.parse_args()
 
     cpu = min(os.sched_getaffinity(0))
@@ -162,6 +166,9 @@ def main():
         print(f"eviction: {1e3 * evict:.2f} CPU-ms per series (state()), restore {1e3 * restore:.2f} CPU-ms "
               f"(from_state), store {1e3 * save:.2f} ms per series state written in bulk; "
               f"state {size / 1024:,.0f} KiB as text")
+    if args.workers:  # separate processes: not pinned, they are the point
+        os.sched_setaffinity(0, os.sched_getaffinity(0) | set(range(os.cpu_count())))
+        subprocess.run([sys.executable, str(ROOT / "bench" / "workers.py"), "--workers", *args.workers], check=True)
 
 
 if __name__ == "__main__":

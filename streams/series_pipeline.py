@@ -17,8 +17,9 @@ logger = logging.getLogger(__name__)
 STREAM_VERSION = "series-1"
 
 # A checkpoint of thousands of series is dear (about 3 ms per changed series to take its state,
-# as much again to write it): checkpoints are spaced so that taking them costs at most 1/20 of
-# the time, whatever --checkpoint-seconds says. A restart recomputes at most that much.
+# about as much again for the writer to encode and store it): checkpoints are spaced so that
+# taking them costs at most 1/20 of the time (1/10 with the writer's share), whatever
+# --checkpoint-seconds says. A restart recomputes what came after the last one.
 CHECKPOINT_COST_SHARE = 20
 
 

@@ -75,8 +75,6 @@ class OwnedShard:
         self.lease_lost = False  # set by the heartbeat thread
         self.backlog = []  # claimed entries of the previous owner still to apply
         self.end_id = None  # the id of the end-of-stream entry, once applied
-        self.last_checkpoint = time.monotonic()
-        self.checkpoint_every = 0.0  # seconds between checkpoints (streams.series_pipeline.checkpoint_interval)
         self.changed = False  # entries applied since the last checkpoint
 
     def state(self):
@@ -112,6 +110,7 @@ class ShardWorker:
         self._stopping = False
         self._stopped = threading.Event()  # the heartbeat's end
         self._next_tick = 0.0
+        self._next_checkpoint = time.monotonic() + checkpoint_seconds
         self._start = sum(map(ord, self.worker_id)) % self.shards  # where it looks for free shards first
 
     # --- the loop ---------------------------------------------------------------------------
@@ -214,8 +213,7 @@ class ShardWorker:
         by_key = {self.keys.shard(n): shard for n, shard in self.owned.items()}
         for key, entries in replies or ():
             self._apply(by_key[key], entries)
-        for shard in self.owned.values():
-            self._maybe_checkpoint(shard)
+        self._checkpoint_due()
 
     def _apply(self, shard, entries):
         series, rows = shard.series, []
@@ -245,16 +243,22 @@ class ShardWorker:
             self.counters.windows += len(rows)
             self.counters.anomalies += sum(row["is_anomaly"] for row in rows)
             self.store.submit(rows)
-        self._maybe_checkpoint(shard, force=shard.end_id is not None)
+        if shard.end_id is not None:
+            self._checkpoint(shard)
 
-    def _maybe_checkpoint(self, shard, force=False):
-        if not shard.changed:
-            return
+    def _checkpoint_due(self):
+        """Checkpoint every changed shard together, at most as often as the cost rule allows
+        (``checkpoint_interval`` of what taking all of their states cost the last time)."""
         now = time.monotonic()
-        if force or now - shard.last_checkpoint >= shard.checkpoint_every:
+        if now < self._next_checkpoint:
+            return
+        for shard in self.owned.values():
+            self._checkpoint(shard)
+        self._next_checkpoint = now + checkpoint_interval(self.checkpoint_seconds, time.monotonic() - now)
+
+    def _checkpoint(self, shard):
+        if shard.changed:
             self.store.checkpoint(shard.state(), shard.last_applied, series=shard.series.take_dirty(), key=shard.key)
-            shard.last_checkpoint = time.monotonic()
-            shard.checkpoint_every = checkpoint_interval(self.checkpoint_seconds, shard.last_checkpoint - now)
             shard.changed = False
 
     def _acknowledge(self, shard):
