@@ -134,6 +134,23 @@ def attempts():
             return gated(c, young(d, c), d["W"])
         yield f"two feature groups or {K}x rarer", groups
 
+    for a in (0.5, 0.25):
+        for floor in (200, 1000):
+            def since_alarm(d, a=a, floor=floor):
+                """The reported tail x (2000 / rows since the stream's last alarm, at least
+                ``floor``, at most 2000) ** a; the gate judges the plain tail."""
+                t = combined(d)
+                reported = young(d, t)
+                gate, out, since = AlarmGate(0.99, 32, 200, 0.5, measurable_tail=1 / 2000), np.zeros(len(t)), None
+                for i in np.nonzero(~d["W"])[0]:
+                    factor = 1.0 if since is None else (2000 / max(min(since, 2000), floor)) ** a
+                    gate.apply(1.0 - t[i])
+                    score = 1.0 - min(1.0, reported[i] * factor)
+                    out[i] = score * 0.5 if gate.suppressed else score
+                    since = 0 if (gate.quiet and gate.since == 0) else (None if since is None else since + 1)
+                return out
+            yield f"tail x (2000/since alarm >= {floor})^{a}", since_alarm
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
