@@ -54,6 +54,12 @@ def _iso(value):
     return None if value is None else _datetime.to_representation(value)
 
 
+def _iso_utc(moment):
+    """``_iso`` of a UTC date-time (TIME_ZONE is UTC) at a quarter of the cost: DRF's field
+    checks the time zone on each call, 8 ms for the 720 buckets of a 30-day hourly series."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def _groups(queryset):
     """Partial aggregates per (source, severity): one scan gives totals, sources, severities and
     the feedback counts.
@@ -167,7 +173,7 @@ def _series(rows, bucket, first, last):
         total, anomalies, score_sum, max_score = found.get(start, (0, 0, 0.0, None))
         series.append(
             {
-                "start": _iso(start),
+                "start": _iso_utc(start),
                 "total": total,
                 "anomalies": anomalies,
                 "mean_score": score_sum / total if total else None,
@@ -234,24 +240,34 @@ def _rollup_groups(rows):
 
 
 def _rollup_series_rows(rows, bucket):
-    """Series rows of rollups, each put in the bucket (hour to year) that holds it."""
-    grouped = rows.values("start").annotate(
-        total=Sum("count"),
-        anomalies=Sum("count", filter=ANOMALOUS),
-        score_sum=Sum("score_sum"),
-        max_score=Max("score_max"),
+    """Series rows of rollups, grouped by bucket (hour to year) in the database.
+
+    The bucket is the same expression as the detections' (a text prefix on SQLite): Django's
+    SQLite date-time converter, run on each of the ~720 rows of a 30-day hourly series, was half
+    of the request's CPU.
+    """
+    grouped = (
+        rows.annotate(bucket_start=_bucket_expression(rows, bucket, "start"))
+        .values("bucket_start")
+        .annotate(
+            total=Sum("count"),
+            anomalies=Sum("count", filter=ANOMALOUS),
+            score_sum=Sum("score_sum"),
+            max_score=Max("score_max"),
+        )
+        .order_by()
     )
     return [
-        (_floor(row["start"], bucket), row["total"], row["anomalies"] or 0, row["score_sum"],
-         row["max_score"])
+        (_bucket_start(row["bucket_start"], bucket), row["total"], row["anomalies"] or 0,
+         row["score_sum"], row["max_score"])
         for row in grouped
     ]
 
 
-def _bucket_expression(queryset, bucket):
+def _bucket_expression(queryset, bucket, field="timestamp"):
     if connections[queryset.db].vendor == "sqlite":
-        return Substr("timestamp", 1, SQLITE_PREFIXES[bucket][0])
-    return BUCKETS[bucket][0]("timestamp")
+        return Substr(field, 1, SQLITE_PREFIXES[bucket][0])
+    return BUCKETS[bucket][0](field)
 
 
 def _bucket_start(value, bucket):
