@@ -6,7 +6,7 @@ passes its end. An event for a bucket that has already closed is counted in ``dr
 and otherwise ignored: a stored window never changes afterwards.
 
 Each closed bucket becomes a ``Window``: named features for people (stored in the detection)
-and a vector for the detector (counts and bytes on a log scale, ratios as they are).
+and a vector for the detector (counts and bytes on a log scale, ratios and entropies as they are).
 """
 import math
 from dataclasses import dataclass, field
@@ -27,6 +27,11 @@ def _slog(x):
     return math.copysign(math.log1p(abs(x)), x)
 
 
+def _entropy(counts):
+    total = sum(counts)
+    return -sum(c / total * math.log(c / total) for c in counts) if total else 0.0
+
+
 # --- buckets ----------------------------------------------------------------------------------
 class RecentChangeBucket:
     """Counters of one bucket of recentchange events."""
@@ -34,15 +39,19 @@ class RecentChangeBucket:
     FEATURES = (
         "events", "edits", "new_pages", "logs", "categorizes", "other_types",
         "bytes_added", "bytes_removed", "bot_ratio", "new_page_ratio",
-        "distinct_users", "distinct_wikis",
+        "distinct_users", "distinct_wikis", "main_namespace_ratio", "wiki_entropy",
     )
-    __slots__ = ("count", "types", "added", "removed", "bots", "users", "wikis", "examples")
+    # Composition, not volume: the share of edits to articles (namespace 0) and the Shannon
+    # entropy (nats) of the bucket's events over wikis. Counts cannot see a change of mix at an
+    # unchanged rate (docs/DETECTION.md, "On a real background"). Vectors keep them as they are.
+    __slots__ = ("count", "types", "added", "removed", "bots", "main", "users", "wikis", "examples")
 
     def __init__(self):
-        self.count = self.added = self.removed = self.bots = 0
+        self.count = self.added = self.removed = self.bots = self.main = 0
         self.types = dict.fromkeys(RC_TYPES, 0)
         self.types["other"] = 0
-        self.users, self.wikis = set(), set()
+        self.users = set()
+        self.wikis = {}  # wiki → events
         self.examples = []
 
     def add(self, event):
@@ -53,6 +62,8 @@ class RecentChangeBucket:
         types[kind if kind in types else "other"] += 1
         if get("bot") is True:
             self.bots += 1
+        if get("namespace") == 0:
+            self.main += 1
         length = get("length")
         change = 0
         if type(length) is dict:
@@ -68,7 +79,7 @@ class RecentChangeBucket:
             self.users.add(user)
         wiki = get("wiki")
         if wiki is not None:
-            self.wikis.add(wiki)
+            self.wikis[wiki] = self.wikis.get(wiki, 0) + 1
         if self.count <= EXAMPLES_PER_WINDOW:
             meta = event.get("meta") if isinstance(event.get("meta"), dict) else {}
             self.examples.append({
@@ -85,26 +96,34 @@ class RecentChangeBucket:
             "bot_ratio": self.bots / n if n else 0.0,
             "new_page_ratio": types["new"] / n if n else 0.0,
             "distinct_users": len(self.users), "distinct_wikis": len(self.wikis),
+            "main_namespace_ratio": self.main / n if n else 0.0,
+            "wiki_entropy": _entropy(self.wikis.values()),
         }
 
     @staticmethod
     def vector(features):
         return [
-            features[name] if name.endswith("_ratio") else math.log1p(features[name])
+            features[name] if name.endswith(("_ratio", "_entropy")) else math.log1p(features[name])
             for name in RecentChangeBucket.FEATURES
         ]
 
     def to_state(self):
         return {"count": self.count, "types": self.types, "added": self.added,
-                "removed": self.removed, "bots": self.bots, "users": sorted(self.users, key=str),
-                "wikis": sorted(self.wikis, key=str), "examples": self.examples}
+                "removed": self.removed, "bots": self.bots, "main": self.main,
+                "users": sorted(self.users, key=str), "wikis": self.wikis, "examples": self.examples}
 
     @classmethod
     def from_state(cls, state):
         bucket = cls()
         bucket.count, bucket.types = state["count"], dict(state["types"])
         bucket.added, bucket.removed, bucket.bots = state["added"], state["removed"], state["bots"]
-        bucket.users, bucket.wikis = set(state["users"]), set(state["wikis"])
+        bucket.users = set(state["users"])
+        wikis = state["wikis"]
+        if isinstance(wikis, list):
+            # Saved before the wiki counts (and the namespace share) existed: the events already
+            # in this open bucket count once per wiki and as outside namespace 0.
+            wikis = dict.fromkeys(wikis, 1)
+        bucket.main, bucket.wikis = state.get("main", 0), dict(wikis)
         bucket.examples = list(state["examples"])
         return bucket
 

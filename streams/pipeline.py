@@ -36,6 +36,19 @@ def detector_config(overrides=None):
     return DetectorConfig.from_dict({**STREAM_DEFAULTS, **(overrides or {})})
 
 
+def restore_detector(state, aggregator):
+    """The checkpoint's detector, or a fresh one with its settings (warming up again) when its
+    vectors are not as long as the aggregator's: a checkpoint saved before the namespace share and
+    the wiki entropy joined the recentchange features (12 components, now 14) holds a past that
+    the new vectors cannot be compared with."""
+    detector = Detector.from_state(state)
+    if detector.dim is not None and detector.dim != len(aggregator.bucket_cls.FEATURES):
+        logger.warning("detector checkpoint of %d-component vectors, the features now have %d: starting afresh",
+                       detector.dim, len(aggregator.bucket_cls.FEATURES))
+        return Detector(detector.config)
+    return detector
+
+
 def warm_up_progress(detector):
     """``{"windows": seen, "needed": N}``: the windows the detector has evaluated (warm-start ones
     included) and the warm-up windows of a stream's detector, which scores window N + 1 first
@@ -121,7 +134,7 @@ class Pipeline:
         if checkpoint and checkpoint["state"].get("version") == CHECKPOINT_VERSION:
             state = checkpoint["state"]
             aggregator = WindowAggregator.from_state(state["aggregator"])
-            detector = Detector.from_state(state["detector"])
+            detector = restore_detector(state["detector"], aggregator)
             if aggregator.bucket_seconds != bucket_seconds or aggregator.allowed_lateness != allowed_lateness:
                 logger.warning("%s: resuming with the checkpoint's buckets (%ss, lateness %ss)",
                                source_key, aggregator.bucket_seconds, aggregator.allowed_lateness)

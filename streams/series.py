@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from anomalies.models import DetectorCheckpoint
 from streams.features import WindowAggregator
-from streams.pipeline import detector_config, warm_up_progress, window_row
+from streams.pipeline import detector_config, restore_detector, warm_up_progress, window_row
 from tda import Detector
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ class Series:
 
     @classmethod
     def from_state(cls, name, state):
-        return cls(name, WindowAggregator.from_state(state["aggregator"]), Detector.from_state(state["detector"]),
+        aggregator = WindowAggregator.from_state(state["aggregator"])
+        return cls(name, aggregator, restore_detector(state["detector"], aggregator),
                    state["windows"], state["anomalies"], state["last_time"], state["last_score"])
 
 

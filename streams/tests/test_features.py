@@ -1,5 +1,6 @@
 """Event-time buckets: features, lateness, gaps, and a state that survives a restart."""
 import json
+import math
 
 import pytest
 
@@ -39,10 +40,43 @@ def test_recentchange_features_of_one_bucket():
     assert window.features == {
         "events": 5, "edits": 2, "new_pages": 1, "logs": 1, "categorizes": 1, "other_types": 0,
         "bytes_added": 90, "bytes_removed": 300, "bot_ratio": 0.4, "new_page_ratio": 0.2,
-        "distinct_users": 3, "distinct_wikis": 2,
+        "distinct_users": 3, "distinct_wikis": 2, "main_namespace_ratio": 0.0,
+        "wiki_entropy": pytest.approx(-(0.8 * math.log(0.8) + 0.2 * math.log(0.2))),
     }
     assert len(window.vector) == len(RecentChangeBucket.FEATURES)
     assert len(window.examples) == 3 and window.examples[0]["size_change"] == 50
+
+
+def features_of(events):
+    bucket = RecentChangeBucket()
+    for event in events:
+        bucket.add(event)
+    return bucket.features()
+
+
+def test_the_mix_features_see_a_change_of_namespace_or_wikis_at_the_same_counts():
+    calm = [rc(i, namespace=[0, 14, 1, 6][i % 4], wiki=["enwiki", "commonswiki"][i % 2]) for i in range(8)]
+    articles = [{**event, "namespace": 0} for event in calm]
+    spread = [{**event, "wiki": f"wiki{i}"} for i, event in enumerate(calm)]
+    base = features_of(calm)
+    assert base["main_namespace_ratio"] == 0.25 and base["wiki_entropy"] == pytest.approx(math.log(2))
+    shifted = features_of(articles)
+    assert shifted["main_namespace_ratio"] == 1.0
+    assert {k: v for k, v in shifted.items() if k != "main_namespace_ratio"} == {
+        k: v for k, v in base.items() if k != "main_namespace_ratio"}
+    assert features_of(spread)["wiki_entropy"] == pytest.approx(math.log(8))
+    vector = RecentChangeBucket.vector(shifted)
+    assert vector[RecentChangeBucket.FEATURES.index("main_namespace_ratio")] == 1.0  # not on a log scale
+
+
+def test_an_open_bucket_saved_before_the_mix_features_restores():
+    state = RecentChangeBucket().to_state()
+    old = {**state, "users": ["Ann"], "wikis": ["enwiki", "dewiki"], "count": 3}
+    del old["main"]
+    bucket = RecentChangeBucket.from_state(old)
+    assert bucket.wikis == {"enwiki": 1, "dewiki": 1} and bucket.main == 0
+    bucket.add(rc(0, namespace=0))
+    assert bucket.features()["main_namespace_ratio"] == 0.25
 
 
 def test_real_events_with_missing_fields_are_counted():
@@ -125,3 +159,29 @@ def test_generic_features():
 ])
 def test_parse_time(value, expected):
     assert parse_time(value) == (pytest.approx(expected) if expected else None)
+
+
+def test_a_checkpoint_of_12_component_vectors_resumes_with_a_fresh_detector():
+    """Saved before the namespace share and the wiki entropy: its past cannot be compared with
+    14-component vectors, so the stream warms up again (with the same settings)."""
+    from streams.pipeline import CHECKPOINT_VERSION, Pipeline, detector_config
+    from tda import Detector
+
+    old = Detector(detector_config({"window": 8, "history_min": 8}))
+    for row in range(40):
+        old.update(T0 + 10 * row, [float(row % 3)] * 12)
+    aggregator = WindowAggregator("recentchange")
+    aggregator.add(rc(0))
+    state = {"version": CHECKPOINT_VERSION, "aggregator": aggregator.get_state(), "detector": old.get_state()}
+    pipeline = Pipeline.resume(lambda resume_from: None, source_key="k", kind="recentchange", store=None,
+                               checkpoint={"state": state, "last_event_id": ""})
+    assert pipeline.detector.rows == 0 and pipeline.detector.config == old.config
+    (window,) = pipeline.aggregator.add(rc(20))
+    assert pipeline.detector.update(window.end, window.vector).warming_up
+    generic = Detector(old.config)
+    for row in range(40):
+        generic.update(T0 + 10 * row, [float(row % 3)] * len(GenericBucket.FEATURES))
+    kept = {**state, "aggregator": WindowAggregator("generic").get_state(), "detector": generic.get_state()}
+    same = Pipeline.resume(lambda resume_from: None, source_key="k", kind="generic", store=None,
+                           checkpoint={"state": kept, "last_event_id": ""})
+    assert same.detector.rows == 40  # vectors of the features' length: restored as saved
