@@ -135,19 +135,25 @@ def _check_buckets(bucket, first, last):
 
 def _series_rows(queryset, bucket):
     """``(bucket start, total, anomalies, score sum, max score)`` per non-empty bucket."""
+    return _grouped_by_bucket(
+        queryset, bucket, "timestamp",
+        total=Count("pk"),
+        anomalies=Count("pk", filter=ANOMALOUS),
+        score_sum=Sum("anomaly_score"),
+        max_score=Max("anomaly_score"),
+    )
+
+
+def _grouped_by_bucket(queryset, bucket, field, **aggregates):
+    """The series rows of ``aggregates`` per bucket of ``field``, grouped in the database."""
     rows = (
-        queryset.annotate(bucket_start=_bucket_expression(queryset, bucket))
+        queryset.annotate(bucket_start=_bucket_expression(queryset, bucket, field))
         .values("bucket_start")
-        .annotate(
-            total=Count("pk"),
-            anomalies=Count("pk", filter=ANOMALOUS),
-            score_sum=Sum("anomaly_score"),
-            max_score=Max("anomaly_score"),
-        )
+        .annotate(**aggregates)
         .order_by()
     )
     return [
-        (_bucket_start(row["bucket_start"], bucket), row["total"], row["anomalies"],
+        (_bucket_start(row["bucket_start"], bucket), row["total"], row["anomalies"] or 0,
          row["score_sum"], row["max_score"])
         for row in rows
     ]
@@ -246,25 +252,16 @@ def _rollup_series_rows(rows, bucket):
     SQLite date-time converter, run on each of the ~720 rows of a 30-day hourly series, was half
     of the request's CPU.
     """
-    grouped = (
-        rows.annotate(bucket_start=_bucket_expression(rows, bucket, "start"))
-        .values("bucket_start")
-        .annotate(
-            total=Sum("count"),
-            anomalies=Sum("count", filter=ANOMALOUS),
-            score_sum=Sum("score_sum"),
-            max_score=Max("score_max"),
-        )
-        .order_by()
+    return _grouped_by_bucket(
+        rows, bucket, "start",
+        total=Sum("count"),
+        anomalies=Sum("count", filter=ANOMALOUS),
+        score_sum=Sum("score_sum"),
+        max_score=Max("score_max"),
     )
-    return [
-        (_bucket_start(row["bucket_start"], bucket), row["total"], row["anomalies"] or 0,
-         row["score_sum"], row["max_score"])
-        for row in grouped
-    ]
 
 
-def _bucket_expression(queryset, bucket, field="timestamp"):
+def _bucket_expression(queryset, bucket, field):
     if connections[queryset.db].vendor == "sqlite":
         return Substr(field, 1, SQLITE_PREFIXES[bucket][0])
     return BUCKETS[bucket][0](field)
