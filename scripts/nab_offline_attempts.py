@@ -29,6 +29,7 @@ from tda.scoring import AlarmGate  # noqa: E402
 from tda.young import young_history_factor  # noqa: E402
 
 H0_WINDOW, DISTANCES, H1 = [0, 1, 2], [3, 4], [5, 6, 7]  # columns of the recorded tails
+CONFIG = DetectorConfig()  # the engine's defaults, replayed
 
 
 def dump(data_dir: Path, labels: Path) -> dict:
@@ -73,16 +74,19 @@ def combined(d) -> np.ndarray:
 
 
 def young(d, tail):
-    return np.minimum(1.0, tail * np.array([young_history_factor(c, 2000) for c in d["C"]]))
+    return np.minimum(1.0, tail * np.array([young_history_factor(c, CONFIG.history_span) for c in d["C"]]))
 
 
-def gated(judged, reported, warm):
-    """The engine's gate on ``judged`` tails, reporting ``reported`` tails (as the detector does)."""
-    gate, out = AlarmGate(0.99, 32, 200, 0.5, measurable_tail=1 / 2000), np.zeros(len(warm))
+def gated(judged, reported, warm, factor=None):
+    """The engine's gate on ``judged`` tails, reporting ``reported`` tails (as the detector does),
+    each times ``factor(gate)`` when given (called after the gate has seen the row)."""
+    gate = AlarmGate(CONFIG.threshold, CONFIG.window, CONFIG.quiet_period, CONFIG.quiet_damping,
+                     measurable_tail=1.0 / CONFIG.history_span)
+    out = np.zeros(len(warm))
     for i in np.nonzero(~warm)[0]:
         gate.apply(1.0 - judged[i])
-        score = 1.0 - min(1.0, reported[i])
-        out[i] = score * 0.5 if gate.suppressed else score
+        score = 1.0 - min(1.0, reported[i] * (factor(gate) if factor else 1.0))
+        out[i] = score * CONFIG.quiet_damping if gate.suppressed else score
     return out
 
 
@@ -139,16 +143,16 @@ def attempts():
             def since_alarm(d, a=a, floor=floor):
                 """The reported tail x (2000 / rows since the stream's last alarm, at least
                 ``floor``, at most 2000) ** a; the gate judges the plain tail."""
-                t = combined(d)
-                reported = young(d, t)
-                gate, out, since = AlarmGate(0.99, 32, 200, 0.5, measurable_tail=1 / 2000), np.zeros(len(t)), None
-                for i in np.nonzero(~d["W"])[0]:
-                    factor = 1.0 if since is None else (2000 / max(min(since, 2000), floor)) ** a
-                    gate.apply(1.0 - t[i])
-                    score = 1.0 - min(1.0, reported[i] * factor)
-                    out[i] = score * 0.5 if gate.suppressed else score
+                since = None  # rows since the last alarm, before this row
+
+                def factor(gate):
+                    nonlocal since
+                    result = 1.0 if since is None else (2000 / max(min(since, 2000), floor)) ** a
                     since = 0 if (gate.quiet and gate.since == 0) else (None if since is None else since + 1)
-                return out
+                    return result
+
+                t = combined(d)
+                return gated(t, young(d, t), d["W"], factor)
             yield f"tail x (2000/since alarm >= {floor})^{a}", since_alarm
 
 
