@@ -113,10 +113,14 @@ class PostgreSQL(Dialect):
         return f"replace(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || 'Z'"
 
     def json_text(self, column):
-        return f"CAST({column} AS TEXT)"
+        return f"CAST({column} AS TEXT)"  # of a text (the inner query's), a no-op
 
     def json_string(self, column):
         return f"CAST(to_json({column}) AS TEXT)"
+
+    def base(self, field, column):
+        """What the inner query selects for ``field``: the text of a JSON or float column."""
+        return f"CAST({column} AS TEXT)" if isinstance(field, (models.JSONField, models.FloatField)) else column
 
     def float_repr(self, column):
         # float8's text (extra_float_digits >= 1) is the shortest round-trip form, as Python's
@@ -218,11 +222,25 @@ def _columns(connection):
 
 
 def _postgresql_chunks(queryset, export_format, connection):
-    parts = _line_parts(PostgreSQL(), export_format, _columns(connection))
+    """COPY of the lines, built over an inner query that reads each computed cell text once.
+
+    PostgreSQL computes an expression each time it is named, and a CSV line names a JSON
+    column's text six times (four tests of the quoting, the formula test, the cell). The inner
+    query (the queryset's, with its filters and order) selects the columns, the JSON and float
+    ones already cast to text; ``OFFSET 0`` keeps the planner from folding it into the outer
+    one, whose only work is to write the lines over it, in its order.
+    """
+    dialect, column_of, fields = PostgreSQL(), _columns(connection), _fields()
+    inner_sql, inner_params = _compiled(queryset, [dialect.base(field, column_of(field)) for field in fields])
+    if not queryset.query.is_sliced:  # a LIMIT already keeps a subquery apart
+        inner_sql += " OFFSET 0"
+    names = {field: f"export_cells.{connection.ops.quote_name(f'export_part_{index}')}" for index, field in enumerate(fields)}
+    parts = _line_parts(dialect, export_format, names.__getitem__)
     if parts is None:
         return None
-    sql, params = _compiled(queryset, _segments(parts))
-    statement = f"COPY ({connection.ops.compose_sql(sql, params)}) TO STDOUT (FORMAT binary)"
+    (line,) = _segments(parts)  # PostgreSQL writes the floats: one expression
+    inner = connection.ops.compose_sql(inner_sql, inner_params)
+    statement = f"COPY (SELECT {line} FROM ({inner}) AS export_cells) TO STDOUT (FORMAT binary)"
 
     def chunks():
         if export_format == "csv":
