@@ -36,7 +36,7 @@ def dump(data_dir: Path, labels: Path) -> dict:
     corpus, _ = load_corpus(data_dir, labels)
     out = {}
     for series in corpus:
-        detector, row = Detector(DetectorConfig()), {}
+        detector, row = Detector(CONFIG), {}
         feature_tails, range_tail = detector._feature_tails, detector._range_tail
 
         def spy_tails(summaries, fresh, _inner=feature_tails, _det=detector):
@@ -156,6 +156,10 @@ def attempts():
             yield f"tail x (2000/since alarm >= {floor})^{a}", since_alarm
 
 
+def _figures(results):
+    return " / ".join(f"{r.score:.2f}" for r in results)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True)
@@ -172,10 +176,10 @@ def main():
     for name, fn in attempts():
         scores = {key: fn(d) for key, d in data.items()}
         if name.startswith("kept"):
-            assert all(np.allclose(scores[k], d["G"], rtol=0, atol=1e-12) for k, d in data.items()), "replay differs from the engine"
+            same = all(np.allclose(scores[k], d["G"], rtol=0, atol=1e-12) for k, d in data.items())
+            assert same, "replay differs from the engine"
         cv = cross_validate({"x": {k: scorable_rows(s, data[k]["windows"]) for k, s in scores.items()}})
-        fmt = lambda results: " / ".join(f"{r.score:.2f}" for r in results)
-        print(f"{name:45s} CV {fmt(cv.pooled)}   in-sample {fmt(cv.in_sample)}", flush=True)
+        print(f"{name:45s} CV {_figures(cv.pooled)}   in-sample {_figures(cv.in_sample)}", flush=True)
 
 
 if __name__ == "__main__":

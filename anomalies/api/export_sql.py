@@ -108,25 +108,27 @@ class PostgreSQL(Dialect):
 
     def utc_isoformat(self, column):
         # Python's isoformat: microseconds (6 digits) only when there are any. One to_char with
-        # them, then '.000000' (found nowhere else) dropped: to_char is the cost, ~2 µs a call.
+        # them, then '.000000' (found nowhere else) dropped.
         utc = f"({column} AT TIME ZONE 'UTC')"
         return f"replace(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || 'Z'"
 
     def json_text(self, column):
-        return f"CAST({column} AS TEXT)"  # of a text (the inner query's), a no-op
+        return column  # the inner query's text of the JSON value (``base``)
 
     def json_string(self, column):
         return f"CAST(to_json({column}) AS TEXT)"
 
     def base(self, field, column):
-        """What the inner query selects for ``field``: the text of a JSON or float column."""
+        """What the inner query selects for ``field``: a JSON or float column as its text, which
+        ``json_text`` and ``float_repr`` then take as it is; any other column itself."""
         return f"CAST({column} AS TEXT)" if isinstance(field, (models.JSONField, models.FloatField)) else column
 
     def float_repr(self, column):
         # float8's text (extra_float_digits >= 1) is the shortest round-trip form, as Python's
         # repr, except that a whole number has no ".0" (repr(1.0) is '1.0', float8 says '1').
-        text = f"CAST({column} AS TEXT)"
-        return f"CASE WHEN strpos({text}, '.') > 0 OR strpos({text}, 'e') > 0 THEN {text} ELSE {text} || '.0' END"
+        # ``column`` is that text already (``base``).
+        whole = f"strpos({column}, '.') = 0 AND strpos({column}, 'e') = 0"
+        return f"CASE WHEN {whole} THEN {column} || '.0' ELSE {column} END"
 
 
 class SQLite(Dialect):
@@ -234,8 +236,9 @@ def _postgresql_chunks(queryset, export_format, connection):
     inner_sql, inner_params = _compiled(queryset, [dialect.base(field, column_of(field)) for field in fields])
     if not queryset.query.is_sliced:  # a LIMIT already keeps a subquery apart
         inner_sql += " OFFSET 0"
-    names = {field: f"export_cells.{connection.ops.quote_name(f'export_part_{index}')}" for index, field in enumerate(fields)}
-    parts = _line_parts(dialect, export_format, names.__getitem__)
+    quote = connection.ops.quote_name
+    cells = {field: f"export_cells.{quote(f'export_part_{index}')}" for index, field in enumerate(fields)}
+    parts = _line_parts(dialect, export_format, cells.__getitem__)
     if parts is None:
         return None
     (line,) = _segments(parts)  # PostgreSQL writes the floats: one expression
