@@ -9,6 +9,7 @@ import numpy as np
 
 from .embedding import choose_delay, daily_phase, delay_embed, max_delay_for
 from .normalise import OnlineNormaliser, robust_location_scale
+from .ranges import RecentValues, excess_outside
 from .persistence import condensed_distances, h0_diagram, higher_diagrams
 from .scoring import AlarmGate, EmpiricalTails, combined_tail, log_features
 from .severity import severity_for_score
@@ -38,6 +39,8 @@ class DetectorConfig:
     daily_phase_radius: float = 1.0  # time-of-day circle added to a scalar stream's inserted point (0 = off)
     analogues: int = 32  # nearest past states whose windows a scalar stream's window summaries must beat (0 = off)
     range_tolerance: float = 0.05  # a scalar value this share of its whole past range outside it is an anomaly (0 = off)
+    recent_range_rows: int = 500  # the recent range rule's past: a scalar stream's last values (0 = off)
+    recent_range_tolerance: float = 1.0  # ... and how far outside their range, as a share of it, is an anomaly
     young_history: bool = True  # a scalar stream's tail times sqrt(history_span / rows of history) until full
     h1_stride: int = 4  # H1/H2 are recomputed every `h1_stride` rows (H0 on every row)
     normaliser_span: int = 2000  # memory (rows) of the online mean/variance
@@ -71,6 +74,8 @@ class DetectorConfig:
         need(self.daily_phase_radius >= 0.0, "daily_phase_radius must be 0 (off) or positive")
         need(self.analogues >= 0, "analogues must be 0 (off) or positive")
         need(self.range_tolerance >= 0.0, "range_tolerance must be 0 (off) or positive")
+        need(self.recent_range_rows >= 0, "recent_range_rows must be 0 (off) or positive")
+        need(self.recent_range_tolerance > 0.0, "recent_range_tolerance must be positive")
         need(self.h1_stride >= 1, "h1_stride must be at least 1")
         need(self.normaliser_span >= 1, "normaliser_span must be at least 1")
         need(self.history_span >= 16, "history_span must be at least 16")
@@ -212,9 +217,11 @@ class Detector:
         self._analogues: np.ndarray | None = None
         self.censored = 0  # consecutive alarming rows of a vector stream kept out of its past
         self.value_range: list[float] | None = None  # [min, max] of every value a scalar stream has shown
+        self.recent_values: RecentValues | None = None  # a scalar stream's last recent_range_rows values
         self._replaced: tuple | None = None  # this row's reference slot and what it held before
-        # This row's facts for its explanation: the value range before it, its analogues' distances.
+        # This row's facts for its explanation: the value ranges before it, its analogues' distances.
         self._range_before: tuple | None = None
+        self._recent_before: tuple | None = None
         self._analogue_distances: np.ndarray | None = None
 
     # -- the stream -------------------------------------------------------------------------
@@ -225,7 +232,7 @@ class Detector:
         # The past's location and scale: a jump is measured against them, not absorbed by itself.
         mean, scale = self.normaliser.mean.copy(), self.normaliser.scale()
         residual = self._residual(x, mean, scale)
-        range_excess = self._range_excess(x)
+        excesses = self._range_excess(x), self._recent_range_excess(x)
         self.buffer[self.head] = x
         self.head = (self.head + 1) % config.window
         self.normaliser.update(x)
@@ -240,7 +247,7 @@ class Detector:
                 self.delay_history = []
         if self.delay is None or self.rows < config.window:
             return self._detection(timestamp, None, None, {})
-        return self._analyse(timestamp, scale, residual, range_excess)
+        return self._analyse(timestamp, scale, residual, excesses)
 
     def _observation(self, value) -> np.ndarray:
         x = np.atleast_1d(np.asarray(value, dtype=float))
@@ -275,10 +282,22 @@ class Detector:
             return 0.0
         low, high = self.value_range
         self._range_before = (low, high)
-        width = high - low
-        excess = max(value - high, low - value, 0.0) / width if width > 0.0 else 0.0
         self.value_range = [min(low, value), max(high, value)]
-        return excess
+        return excess_outside(value, low, high)
+
+    def _recent_range_excess(self, x: np.ndarray) -> float:
+        """How far a scalar value lies outside the range of the last ``recent_range_rows``
+        values, as a share of that range (``tda/ranges.py``); then the value joins them. 0 for
+        vector streams and with the rule off."""
+        if not self.scalar or self.config.recent_range_rows == 0:
+            return 0.0
+        value = float(x[0])
+        if self.recent_values is None:
+            self.recent_values = RecentValues(self.config.recent_range_rows)
+        recent = self.recent_values.range()
+        self.recent_values.add(value)
+        self._recent_before = recent
+        return 0.0 if recent is None else excess_outside(value, *recent)
 
     def _residual(self, x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> dict[str, float]:
         """Distance of the new observation from the running mean and from the previous one."""
@@ -301,8 +320,9 @@ class Detector:
             return delay_embed(window[:, 0], self.config.embedding_dim, self.delay)
         return window
 
-    def _analyse(self, timestamp: float, scale: np.ndarray, residual: dict, range_excess: float) -> Detection:
+    def _analyse(self, timestamp: float, scale: np.ndarray, residual: dict, excesses: tuple) -> Detection:
         config = self.config
+        range_excess, recent_excess = excesses
         cloud = self.point_cloud(scale)
         condensed = condensed_distances(cloud)
         h0 = h0_diagram(cloud, condensed)
@@ -325,6 +345,7 @@ class Detector:
         summaries.update(self.higher.summaries)
         summaries.update(residual)
         summaries["range_excess"] = range_excess
+        summaries["recent_range_excess"] = recent_excess
         summaries["filtration_scale"] = filtration_scale(
             h0[:, 1], config.betti_scale_factor, config.betti_scale_quantile
         )
@@ -332,7 +353,8 @@ class Detector:
         tails, pending = self._feature_tails(summaries, fresh_higher)
         score = gated = None
         if tails is not None:
-            score = 1.0 - min(combined_tail(tails), self._range_tail(range_excess))
+            score = 1.0 - min(combined_tail(tails), self._range_tail(range_excess, config.range_tolerance),
+                              self._range_tail(recent_excess, config.recent_range_tolerance))
             if not self.scalar and self.censored == 0:
                 self.gate.rearm()  # the last incident is over: the next one is news
             gated = self.gate.apply(score)
@@ -348,24 +370,29 @@ class Detector:
         betti, bands = self._betti(h0, summaries, fresh_higher)
         detection = self._detection(timestamp, score, h0, summaries, gated, betti)
         if tails is not None:
-            detection._explain = self._explanation_builder(detection, tails, summaries, bands, range_excess)
+            detection._explain = self._explanation_builder(detection, tails, summaries, bands, excesses)
         self.noise_band.learn_typical(summaries, TYPICAL_SUMMARIES)
         return detection
 
     def _explanation_builder(self, detection: Detection, tails: np.ndarray, summaries: dict, bands,
-                             range_excess) -> partial:
+                             excesses: tuple) -> partial:
         """The row's explanation, to be built when read: the facts it needs are captured now
         (copies of what the detector changes later), the dicts and the sentence are not made."""
         names = self._row_feature_names()
         if len(tails) > len(names):  # this row also ranked its H1/H2 summaries
             names = names + [f"h{k}_{name}" for k in range(1, self.config.maxdim + 1) for name in HIGHER_FEATURES]
-        range_before = None
+        range_before = recent_before = None
+        config = self.config
         if self.scalar and self._range_before is not None:
-            range_before = (float(self.previous[0]), *self._range_before, float(range_excess), self.config.range_tolerance)
+            range_before = (float(self.previous[0]), *self._range_before, float(excesses[0]), config.range_tolerance)
+        if self.scalar and self._recent_before is not None:
+            rows = min(self.recent_values.count - 1, config.recent_range_rows)
+            recent_before = (*self._recent_before, rows, float(excesses[1]), config.recent_range_tolerance)
         return partial(
             explain, score=detection.score, threshold=self.config.threshold, names=names, tails=tails,
             summaries=summaries, betti=[detection.betti_h0, detection.betti_h1, detection.betti_h2],
             bands=bands, typical=dict(self.noise_band.typical), range_before=range_before,
+            recent_range_before=recent_before,
             analogue_distances=self._analogue_distances if self.scalar else None,
             suppressed=detection.suppressed,
         )
@@ -385,29 +412,30 @@ class Detector:
                 self.noise_band.learn(k, diagram)
         return betti, bands
 
-    def _range_tail(self, range_excess: float) -> float:
-        """The tail probability a scalar value gets for lying more than ``range_tolerance`` of
-        the stream's whole past range outside it (1 otherwise): a level the stream has never
-        shown is an anomaly whatever its topology says.
+    def _range_tail(self, excess: float, tolerance: float) -> float:
+        """The tail probability a scalar value gets for lying more than ``tolerance`` of a past
+        range outside it (1 otherwise): the stream's whole past (``range_tolerance``, a level
+        never shown) or its last ``recent_range_rows`` values (``recent_range_tolerance``, a
+        breakout from its recent dynamic range; ``tda/ranges.py``). Either is an anomaly
+        whatever the topology says.
 
-        Numenta's NAB detector applies the same rule with the same 5 % ("spatial anomaly",
-        ``SPATIAL_TOLERANCE``), for the labelling bias it names: people label a value beyond
-        anything seen so far. In topological terms it is the H0 death of the value inserted
-        into the one-dimensional cloud of all past values (its distance to the nearest of
-        them), measured against that cloud's diameter. The ranked features cannot say this:
-        they remember ``history_span`` rows and ``reference_size`` points, so a level not
-        seen for longer, or reached by a ramp that stays close to the row before, is no
-        record to them.
+        Numenta's NAB detector applies the whole-past rule with the same 5 % ("spatial
+        anomaly", ``SPATIAL_TOLERANCE``), for the labelling bias it names: people label a value
+        beyond anything seen so far. In topological terms it is the H0 death of the value
+        inserted into the one-dimensional cloud of the past values (its distance to the nearest
+        of them), measured against that cloud's diameter. The ranked features cannot say this:
+        they remember ``history_span`` rows and ``reference_size`` points, so a level not seen
+        for longer, or reached by a ramp that stays close to the row before, is no record to
+        them.
 
         The tail is below the gate's certain-alarm tail (the row alarms, and breaks through a
         quiet period that a measurable alarm started), and rarer the farther the value lies
         outside: a spike far beyond the range outranks a young stream's noise that stretches
-        it a little. With the rule off the excess is always 0, which is within any tolerance.
+        it a little. With a rule off its excess is always 0, which is within any tolerance.
         """
-        tolerance = self.config.range_tolerance
-        if range_excess <= tolerance:
+        if excess <= tolerance:
             return 1.0
-        return self.gate.certain_alarm_tail * tolerance / range_excess
+        return self.gate.certain_alarm_tail * tolerance / excess
 
     def _censor(self, raw: float, pending: list) -> list:
         """SPOT's rule for vector streams: a row whose score reaches ``CENSOR_LEVEL`` (or the
@@ -646,6 +674,7 @@ class Detector:
             "reference_summaries": None if self.reference_summaries is None else self.reference_summaries.tolist(),
             "censored": self.censored,
             "value_range": self.value_range,
+            "recent_values": None if self.recent_values is None else self.recent_values.get_state(),
             "noise_band": self.noise_band.get_state(),
         }
 
@@ -653,9 +682,10 @@ class Detector:
     def from_state(cls, state: dict) -> "Detector":
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise ValueError("unsupported detector state (version mismatch)")
-        # States saved before the daily phase, the analogues, the range rule and the young-history
+        # States saved before the daily phase, the analogues, the range rules and the young-history
         # correction existed continue as they ran.
-        older = {"daily_phase_radius": 0.0, "analogues": 0, "range_tolerance": 0.0, "young_history": False}
+        older = {"daily_phase_radius": 0.0, "analogues": 0, "range_tolerance": 0.0, "young_history": False,
+                 "recent_range_rows": 0}
         detector = cls(DetectorConfig.from_dict({**older, **state["config"]}))
         config = detector.config
         detector.rows = int(state["rows"])
@@ -685,6 +715,8 @@ class Detector:
         detector.censored = int(state.get("censored", 0))  # absent from states saved before it existed
         if state.get("value_range") is not None:
             detector.value_range = [float(v) for v in state["value_range"]]
+        if state.get("recent_values") is not None:
+            detector.recent_values = RecentValues.from_state(state["recent_values"], config.recent_range_rows)
         if state.get("noise_band") is not None:  # absent from states saved before it: learnt afresh
             detector.noise_band.set_state(state["noise_band"])
         higher = state["higher"]

@@ -2,7 +2,8 @@
 
 The detector ranks each feature of a row against the series' past and combines the tail
 probabilities (the smallest, Bonferroni-corrected); the rare features are the ones that set the
-score. A scalar stream also applies the range rule (a value outside every past value) and judges
+score. A scalar stream also applies the range rules (a value outside every past value, or far
+outside the range of its recent values) and judges
 its window summaries among its analogues (the nearest past states); every stream's diagram is
 compared with the series' typical one: its noise band and the running typical summaries.
 """
@@ -31,9 +32,11 @@ FEATURE_WORDS = {
 
 
 def explain(*, score, threshold, names, tails, summaries, betti, bands, typical,
-            range_before=None, analogue_distances=None, suppressed=False) -> dict:
+            range_before=None, recent_range_before=None, analogue_distances=None, suppressed=False) -> dict:
     """The explanation of one scored row (plain JSON types). ``range_before`` is a scalar
-    row's (value, past minimum, past maximum, excess share, tolerance) for the range rule."""
+    row's (value, past minimum, past maximum, excess share, tolerance) for the whole-past range
+    rule, ``recent_range_before`` its (recent minimum, recent maximum, rows, excess share,
+    tolerance) for the recent range rule."""
     tails = list(tails)
     order = sorted(range(len(tails)), key=lambda i: tails[i])[:RARE_FEATURES_SHOWN]
     explanation = {
@@ -56,6 +59,12 @@ def explain(*, score, threshold, names, tails, summaries, betti, bands, typical,
         explanation["range"] = {
             "value": value, "past_min": low, "past_max": high, "excess_share": excess,
             "tolerance": tolerance, "fired": bool(excess > tolerance > 0.0),
+        }
+    if recent_range_before is not None:
+        low, high, rows, excess, tolerance = recent_range_before
+        explanation["recent_range"] = {
+            "recent_min": low, "recent_max": high, "rows": rows, "excess_share": excess,
+            "tolerance": tolerance, "fired": bool(excess > tolerance),
         }
     if analogue_distances is not None and len(analogue_distances):
         explanation["analogues"] = {
@@ -94,6 +103,13 @@ def sentence(explanation: dict, score: float, threshold: float, suppressed: bool
             f"Range rule: value {value_range['value']:.4g} outside every past value "
             f"[{value_range['past_min']:.4g}, {value_range['past_max']:.4g}] by "
             f"{100 * value_range['excess_share']:.0f} % of that range."
+        )
+    recent = explanation.get("recent_range")
+    if recent and recent["fired"]:
+        parts.append(
+            f"Recent range rule: the value lies outside the range of the last {recent['rows']} values "
+            f"[{recent['recent_min']:.4g}, {recent['recent_max']:.4g}] by "
+            f"{100 * recent['excess_share']:.0f} % of that range."
         )
     analogues = explanation.get("analogues")
     if analogues:

@@ -96,12 +96,14 @@ def test_save_and_restore_through_json_gives_identical_later_detections(config):
     assert_restored_state_continues_identically(Detector(config), with_level_shift(4))
 
 
-def test_state_saved_before_the_daily_phase_analogues_and_range_rule_existed_continues_without_them():
+def test_state_saved_before_the_daily_phase_analogues_and_range_rules_existed_continues_without_them():
     def as_an_older_topoforge_saved_it(state):
         del state["config"]["daily_phase_radius"], state["config"]["analogues"], state["reference_summaries"]
         del state["config"]["range_tolerance"], state["value_range"], state["config"]["young_history"]
+        del state["config"]["recent_range_rows"], state["recent_values"]
 
-    older = DetectorConfig(daily_phase_radius=0.0, analogues=0, range_tolerance=0.0, young_history=False)
+    older = DetectorConfig(daily_phase_radius=0.0, analogues=0, range_tolerance=0.0, young_history=False,
+                           recent_range_rows=0)
     assert_restored_state_continues_identically(Detector(older), with_level_shift(5), as_an_older_topoforge_saved_it)
 
 
@@ -157,11 +159,58 @@ def test_a_value_beyond_the_whole_past_range_alarms_where_the_ranked_features_do
     assert not detection_at_first(0.0).is_anomaly
 
 
+def bursts_then_calm(seed, burst_at=2000):
+    """Calm noise with a burst (5-10 units) every 100 rows up to row 1,300, then 700 calm rows
+    and one burst of 2 units at ``burst_at``: within the whole past's range, and a burst like
+    the ones in the feature history, but far above everything of the last 500 rows (the
+    pattern of NAB's rogue-agent key series)."""
+    rng = np.random.default_rng(seed)
+    x = np.abs(rng.normal(scale=0.1, size=LENGTH))
+    for start in range(300, 1300, 100):
+        x[start:start + 3] += rng.uniform(5, 10, size=3)
+    x[burst_at:burst_at + 3] += 2.0
+    return x
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_burst_far_above_the_recent_range_alarms_after_bigger_bursts_widened_the_whole_range(seed):
+    values = bursts_then_calm(seed)
+
+    def run(recent_range_rows):
+        detector = Detector(DetectorConfig(recent_range_rows=recent_range_rows))
+        return [detector.update(300.0 * i, float(v)) for i, v in enumerate(values)]
+
+    on, off = run(DetectorConfig().recent_range_rows), run(0)
+    recent = values[2000 - DetectorConfig().recent_range_rows : 2000]
+    expected = (values[2000] - recent.max()) / (recent.max() - recent.min())
+    assert expected > DetectorConfig().recent_range_tolerance
+    assert on[2000].summaries["recent_range_excess"] == pytest.approx(expected)
+    assert on[2000].summaries["range_excess"] == 0.0  # the whole past's rule does not fire
+    assert on[2000].is_anomaly and on[2000].severity == "critical"
+    assert not off[2000].is_anomaly and off[2000].summaries["recent_range_excess"] == 0.0
+    alarms = {rows: {i for i, d in enumerate(detections) if d.is_anomaly} for rows, detections in (("on", on), ("off", off))}
+    assert alarms["on"] - alarms["off"] == {2000}  # the only alarm the rule adds
+
+
+def test_recent_values_keep_the_range_of_the_last_rows_only():
+    from tda.ranges import RecentValues, excess_outside
+
+    recent = RecentValues(3)
+    assert recent.range() is None
+    for value in (9.0, 1.0, 2.0, 3.0):
+        recent.add(value)
+    assert recent.range() == (1.0, 3.0)  # 9 has left the ring
+    assert RecentValues.from_state(json.loads(json.dumps(recent.get_state())), 3).range() == (1.0, 3.0)
+    assert excess_outside(5.0, 1.0, 3.0) == 1.0 and excess_outside(2.0, 1.0, 3.0) == 0.0
+    assert excess_outside(5.0, 3.0, 3.0) == 0.0  # a range of one value measures nothing
+
+
 def test_vector_streams_keep_no_range():
     detector = Detector()
     detections = [detector.update(float(i), [float(i), 1.0]) for i in range(200)]
-    assert detector.value_range is None
+    assert detector.value_range is None and detector.recent_values is None
     assert {d.summaries["range_excess"] for d in detections if not d.warming_up} == {0.0}
+    assert {d.summaries["recent_range_excess"] for d in detections if not d.warming_up} == {0.0}
 
 
 FIVE_MINUTES, DAY_ROWS, MISSING_DAY = 300.0, 288, 14

@@ -1,5 +1,6 @@
 """What a detection says: the row's rarity as its score, the gate's decision apart from it."""
 import numpy as np
+import pytest
 
 from tda import Detector, DetectorConfig
 
@@ -67,6 +68,19 @@ def test_the_range_rule_says_the_value_and_its_past_range():
     value_range = detection.explanation["range"]
     assert value_range["fired"] and value_range["value"] == 40.0
     assert value_range["past_max"] < 40.0 and "Range rule: value 40" in detection.explanation["text"]
+
+
+def test_the_recent_range_rule_says_the_recent_range_it_left():
+    values = incident_series()
+    values[1200] = 40.0  # also far outside the last 500 values
+    explanation = run(values[:1201])[-1].explanation
+    recent = explanation["recent_range"]
+    assert recent["fired"] and recent["rows"] == DetectorConfig().recent_range_rows
+    assert recent["recent_min"] == min(values[700:1200]) and recent["recent_max"] == max(values[700:1200])
+    assert recent["excess_share"] == pytest.approx((40.0 - recent["recent_max"]) / (recent["recent_max"] - recent["recent_min"]))
+    assert "Recent range rule: the value lies outside the range of the last 500 values" in explanation["text"]
+    calm = run(values[:1200])[-1].explanation
+    assert not calm["recent_range"]["fired"] and "Recent range rule" not in calm["text"]
 
 
 def test_an_explanation_read_later_says_what_it_said_when_its_row_was_scored():
