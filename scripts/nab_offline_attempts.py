@@ -1,11 +1,14 @@
-"""Re-score the NAB subset offline with transformed tails: the second round of issue #14.
+"""Re-score the NAB subset offline with transformed tails: the second and fourth rounds of issue #14.
 
-One run of the engine records, for every scored row, its per-feature tail probabilities, its
-range-rule tail and its feature-history count (``--dump``, about 35 CPU-s). The alarm gate and
-the young-history correction are then re-run on transformed tails and cross-validated (leave one
-category out), without rerunning the topology. The untransformed replay reproduces the engine's
-gated scores exactly (to 1e-12, float rounding; checked on every run), so a transform's figures are the figures the same
-rule would give inside the detector. Figures: docs/DETECTION.md, "Every attempt, CV first".
+One run of the engine records, for every scored row, its per-feature tail probabilities, the
+tails of its two range rules, its feature-history count and its value (``--dump``, about 50
+CPU-s). The alarm gate and the young-history correction are then re-run on transformed tails and
+cross-validated (leave one category out), without rerunning the topology. The untransformed
+replay reproduces the engine's gated scores exactly (to 1e-12, float rounding; checked on every
+run), so a transform's figures are the figures the same rule would give inside the detector. A
+scalar stream's range rules feed nothing back into its features, so the engine without the
+recent range rule is replayed exactly too: the second round's transforms are measured against it,
+as they were. Figures: docs/DETECTION.md, "Every attempt, CV first" and "The recent range rule".
 
     .venv/bin/python scripts/nab_offline_attempts.py --data-dir ../shared/nab/data \\
         --labels ../shared/nab/labels/combined_windows.json --dump var/exp/dump.pkl
@@ -17,13 +20,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.stats import norm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tda import Detector, DetectorConfig  # noqa: E402
 from tda.nab.corpus import load_corpus  # noqa: E402
-from tda.nab.crossval import cross_validate  # noqa: E402
+from tda.nab.crossval import category_of, cross_validate  # noqa: E402
 from tda.nab.scoring import scorable_rows  # noqa: E402
 from tda.scoring import AlarmGate  # noqa: E402
 from tda.young import young_history_factor  # noqa: E402
@@ -45,13 +49,14 @@ def dump(data_dir: Path, labels: Path) -> dict:
             row["count"] = _det.row_history.count if _det.row_history is not None else 0
             return tails, pending
 
-        def spy_range(excess, _inner=range_tail):
-            row["range"] = _inner(excess)
-            return row["range"]
+        def spy_range(excess, tolerance, _inner=range_tail):
+            tail = _inner(excess, tolerance)
+            row.setdefault("ranges", []).append(tail)  # the whole past's rule, then the recent one
+            return tail
 
         detector._feature_tails, detector._range_tail = spy_tails, spy_range
         n = len(series)
-        tails, ranges, counts = np.full((n, 8), np.nan), np.ones(n), np.zeros(n, int)
+        tails, ranges, recent, counts = np.full((n, 8), np.nan), np.ones(n), np.ones(n), np.zeros(n, int)
         gated, warm = np.zeros(n), np.zeros(n, bool)
         for i, (timestamp, value) in enumerate(zip(series.epoch_seconds(), series.numbers())):
             row.clear()
@@ -60,17 +65,84 @@ def dump(data_dir: Path, labels: Path) -> dict:
             if detection.score is None or row.get("tails") is None:
                 warm[i] = True
                 continue
-            tails[i, : len(row["tails"])], ranges[i], counts[i] = row["tails"], row["range"], row["count"]
-        out[series.key] = dict(T=tails, R=ranges, C=counts, G=gated, W=warm, windows=series.windows)
+            tails[i, : len(row["tails"])], counts[i] = row["tails"], row["count"]
+            ranges[i], recent[i] = row["ranges"]
+        out[series.key] = dict(T=tails, R=ranges, RR=recent, C=counts, G=gated, W=warm,
+                               X=series.numbers().reshape(-1), windows=series.windows)
     return out
 
 
-def combined(d) -> np.ndarray:
-    """The engine's tail: Bonferroni over the row's features, then the range rule."""
-    t = np.where(np.isnan(d["T"]), np.inf, d["T"])
+def _bonferroni(tails: np.ndarray) -> np.ndarray:
+    """Each row's smallest feature tail times the number of features it ranked (NaN = not ranked)."""
+    t = np.where(np.isnan(tails), np.inf, tails)
     n = np.sum(np.isfinite(t), axis=1)
-    comb = np.where(n == 0, 1.0, np.minimum(1.0, n * np.min(t, axis=1)))
-    return np.minimum(comb, d["R"])
+    return np.where(n == 0, 1.0, np.minimum(1.0, n * np.min(t, axis=1)))
+
+
+def combined(d) -> np.ndarray:
+    """The engine's tail before the recent range rule: Bonferroni over the row's features, then
+    the whole past's range rule."""
+    return np.minimum(_bonferroni(d["T"]), d["R"])
+
+
+def engine(d) -> np.ndarray:
+    """The engine's tail: the above, then the recent range rule."""
+    return np.minimum(combined(d), d["RR"])
+
+
+def recent_range_tail(values: np.ndarray, rows: int, tolerance: float) -> np.ndarray:
+    """The recent range rule's tail on every row, from the values, as the detector computes it
+    (``tda/ranges.py``, ``Detector._range_tail``): the range of the last ``rows`` values before
+    the row (all of them while fewer have been seen)."""
+    padded = np.concatenate([np.full(rows, np.nan), values[:-1]])
+    recent = sliding_window_view(padded, rows)[: len(values)]
+    low, high = np.nanmin(recent, axis=1), np.nanmax(recent, axis=1)
+    low[0] = high[0] = values[0]
+    width = high - low
+    excess = np.maximum(np.maximum(values - high, low - values), 0.0) / np.where(width > 0, width, np.inf)
+    certain = AlarmGate.BREAKTHROUGH / CONFIG.history_span
+    return np.where(excess > tolerance, certain * tolerance / np.maximum(excess, 1e-300), 1.0)
+
+
+def window_mean_range_tail(values: np.ndarray, rows: int, tolerance: float = 0.05) -> np.ndarray:
+    """The range rule on the mean of the last ``rows`` values (the first window's mean before
+    that): beyond the range of every earlier such mean by ``tolerance`` of it."""
+    sums = np.cumsum(np.concatenate([[0.0], values]))
+    means = np.empty(len(values))
+    means[rows - 1:] = (sums[rows:] - sums[:-rows]) / rows
+    means[: rows - 1] = means[rows - 1]
+    low = np.minimum.accumulate(np.concatenate([[means[0]], means[:-1]]))
+    high = np.maximum.accumulate(np.concatenate([[means[0]], means[:-1]]))
+    width = high - low
+    excess = np.maximum(np.maximum(means - high, low - means), 0.0) / np.where(width > 0, width, np.inf)
+    certain = AlarmGate.BREAKTHROUGH / CONFIG.history_span
+    return np.where(excess > tolerance, certain * tolerance / np.maximum(excess, 1e-300), 1.0)
+
+
+def simes(tails: np.ndarray) -> np.ndarray:
+    """Simes' combination of each row's tails (min over i of m × p_(i) / i), NaN = not ranked."""
+    t = np.sort(np.where(np.isnan(tails), np.inf, tails), axis=1)
+    m = np.sum(np.isfinite(t), axis=1)
+    bound = np.where(np.isfinite(t), m[:, None] * t / np.arange(1, t.shape[1] + 1), np.inf)
+    return np.where(m == 0, 1.0, np.minimum(1.0, np.min(bound, axis=1)))
+
+
+def group_minima(tails: np.ndarray) -> np.ndarray:
+    """Each feature group's Bonferroni tail (window summaries H0, distances, H1), NaN if unranked."""
+    columns = []
+    for group in (H0_WINDOW, DISTANCES, H1):
+        part = np.where(np.isnan(tails[:, group]), np.inf, tails[:, group])
+        n = np.sum(np.isfinite(part), axis=1)
+        columns.append(np.where(n > 0, n * np.min(part, axis=1), np.nan))
+    return np.stack(columns, axis=1)
+
+
+WINDOW_MEAN_ROWS = (4, 8, 16, 24, 32, 48, 64)
+RECENT_RANGE_GRID = [(rows, tolerance) for rows in (100, 200, 300, 500, 750, 1000) for tolerance in (0.1, 0.2, 0.5, 1.0)]
+
+
+def grid_name(rows: int, tolerance: float) -> str:
+    return f"recent range rule, {rows} rows, tolerance {tolerance}"
 
 
 def young(d, tail):
@@ -108,11 +180,16 @@ def likelihood(tail, warm, k, span=2000, min_history=100):
 
 
 def attempts():
+    def replay(d):
+        t = engine(d)
+        return gated(t, young(d, t), d["W"])
+
     def baseline(d):
         t = combined(d)
         return gated(t, young(d, t), d["W"])
 
-    yield "kept engine (replayed)", baseline
+    yield "kept engine (replayed)", replay
+    yield "before the recent range rule", baseline
     for k in (10, 5, 3):
         for mode in ("alone", "min", "max", "bonferroni", "geometric"):
             def fn(d, k=k, mode=mode):
@@ -155,6 +232,44 @@ def attempts():
                 return gated(t, young(d, t), d["W"], factor)
             yield f"tail x (2000/since alarm >= {floor})^{a}", since_alarm
 
+    for rows in WINDOW_MEAN_ROWS:
+        def window_mean(d, rows=rows):
+            t = np.minimum(combined(d), window_mean_range_tail(d["X"], rows))
+            return gated(t, young(d, t), d["W"])
+        yield f"window mean of {rows} rows beyond its range", window_mean
+
+    for name, combine in (("features", lambda T: simes(T)), ("feature groups", lambda T: simes(group_minima(T)))):
+        def simes_over(d, combine=combine):
+            t = np.minimum(combine(d["T"]), d["R"])
+            return gated(t, young(d, t), d["W"])
+        yield f"Simes over the {name}", simes_over
+
+    for rows, tolerance in RECENT_RANGE_GRID:
+        def recent(d, rows=rows, tolerance=tolerance):
+            t = np.minimum(combined(d), recent_range_tail(d["X"], rows, tolerance))
+            return gated(t, young(d, t), d["W"])
+        yield grid_name(rows, tolerance), recent
+
+    variants = {
+        "recent range rule alone (no whole-past rule)": lambda d: np.minimum(
+            _bonferroni(d["T"]), recent_range_tail(d["X"], 500, 1.0)),
+        "recent range rule alone, tolerance 0.05": lambda d: np.minimum(
+            _bonferroni(d["T"]), recent_range_tail(d["X"], 500, 0.05)),
+        "recent range rule, its tail measurable (1/history_span)": lambda d: np.minimum(
+            combined(d), np.where(d["RR"] < 1.0, d["RR"] / AlarmGate.BREAKTHROUGH, 1.0)),
+        "recent range rule, 400 rows, tolerance 1.0": lambda d: np.minimum(
+            combined(d), recent_range_tail(d["X"], 400, 1.0)),
+        "recent range rule, 600 rows, tolerance 1.0": lambda d: np.minimum(
+            combined(d), recent_range_tail(d["X"], 600, 1.0)),
+        "recent range rule, 500 rows, tolerance 2.0": lambda d: np.minimum(
+            combined(d), recent_range_tail(d["X"], 500, 2.0)),
+    }
+    for name, tail_of in variants.items():
+        def variant(d, tail_of=tail_of):
+            t = tail_of(d)
+            return gated(t, young(d, t), d["W"])
+        yield name, variant
+
 
 def _figures(results):
     return " / ".join(f"{r.score:.2f}" for r in results)
@@ -173,13 +288,28 @@ def main():
         data = dump(args.data_dir, args.labels)
         args.dump.parent.mkdir(parents=True, exist_ok=True)
         args.dump.write_bytes(pickle.dumps(data))
+    grid, window_means = {}, {}
     for name, fn in attempts():
         scores = {key: fn(d) for key, d in data.items()}
-        if name.startswith("kept"):
+        if name == "kept engine (replayed)":
             same = all(np.allclose(scores[k], d["G"], rtol=0, atol=1e-12) for k, d in data.items())
             assert same, "replay differs from the engine"
-        cv = cross_validate({"x": {k: scorable_rows(s, data[k]["windows"]) for k, s in scores.items()}})
-        print(f"{name:45s} CV {_figures(cv.pooled)}   in-sample {_figures(cv.in_sample)}", flush=True)
+        rows = {k: scorable_rows(s, data[k]["windows"]) for k, s in scores.items()}
+        if name.startswith("before") or name in {grid_name(*setting) for setting in RECENT_RANGE_GRID}:
+            grid[name] = rows
+        if name.startswith("before") or name in {f"window mean of {m} rows beyond its range" for m in WINDOW_MEAN_ROWS[1:]}:
+            window_means[name] = rows
+        cv = cross_validate({"x": rows})
+        print(f"{name:55s} CV {_figures(cv.pooled)}   in-sample {_figures(cv.in_sample)}", flush=True)
+    # The window mean's length and the recent range rule's rows and tolerance as learnt
+    # settings: each fold picks them (or no rule) on the other three categories, with its threshold.
+    for name, candidates in (("window mean, rows chosen per fold", window_means),
+                             ("recent range rule, grid chosen per fold", grid)):
+        cv = cross_validate(candidates)
+        print(f"{name:55s} CV {_figures(cv.pooled)}   in-sample {_figures(cv.in_sample)}", flush=True)
+        for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"):
+            chosen = {category: cv.fold(category, profile).choice.candidate for category in sorted({category_of(k) for k in data})}
+            print(f"  {profile}: {chosen}", flush=True)
 
 
 if __name__ == "__main__":
