@@ -90,6 +90,15 @@ def engine(d) -> np.ndarray:
     return np.minimum(combined(d), d["RR"])
 
 
+def range_rule_tail(values: np.ndarray, low: np.ndarray, high: np.ndarray, tolerance: float) -> np.ndarray:
+    """``Detector._range_tail`` on every row: the certain-alarm tail x tolerance / excess where a
+    value lies outside its row's [low, high] by more than ``tolerance`` of its width, else 1."""
+    width = high - low
+    excess = np.maximum(np.maximum(values - high, low - values), 0.0) / np.where(width > 0, width, np.inf)
+    certain = AlarmGate.BREAKTHROUGH / CONFIG.history_span
+    return np.where(excess > tolerance, certain * tolerance / np.maximum(excess, 1e-300), 1.0)
+
+
 def recent_range_tail(values: np.ndarray, rows: int, tolerance: float) -> np.ndarray:
     """The recent range rule's tail on every row, from the values, as the detector computes it
     (``tda/ranges.py``, ``Detector._range_tail``): the range of the last ``rows`` values before
@@ -98,10 +107,7 @@ def recent_range_tail(values: np.ndarray, rows: int, tolerance: float) -> np.nda
     recent = sliding_window_view(padded, rows)[: len(values)]
     low, high = np.nanmin(recent, axis=1), np.nanmax(recent, axis=1)
     low[0] = high[0] = values[0]
-    width = high - low
-    excess = np.maximum(np.maximum(values - high, low - values), 0.0) / np.where(width > 0, width, np.inf)
-    certain = AlarmGate.BREAKTHROUGH / CONFIG.history_span
-    return np.where(excess > tolerance, certain * tolerance / np.maximum(excess, 1e-300), 1.0)
+    return range_rule_tail(values, low, high, tolerance)
 
 
 def window_mean_range_tail(values: np.ndarray, rows: int, tolerance: float = 0.05) -> np.ndarray:
@@ -113,10 +119,7 @@ def window_mean_range_tail(values: np.ndarray, rows: int, tolerance: float = 0.0
     means[: rows - 1] = means[rows - 1]
     low = np.minimum.accumulate(np.concatenate([[means[0]], means[:-1]]))
     high = np.maximum.accumulate(np.concatenate([[means[0]], means[:-1]]))
-    width = high - low
-    excess = np.maximum(np.maximum(means - high, low - means), 0.0) / np.where(width > 0, width, np.inf)
-    certain = AlarmGate.BREAKTHROUGH / CONFIG.history_span
-    return np.where(excess > tolerance, certain * tolerance / np.maximum(excess, 1e-300), 1.0)
+    return range_rule_tail(means, low, high, tolerance)
 
 
 def simes(tails: np.ndarray) -> np.ndarray:

@@ -99,18 +99,14 @@ def sentence(explanation: dict, score: float, threshold: float, suppressed: bool
         parts.append(f"Rarest features: {words}.")
     value_range = explanation.get("range")
     if value_range and value_range["fired"]:
-        parts.append(
-            f"Range rule: value {value_range['value']:.4g} outside every past value "
-            f"[{value_range['past_min']:.4g}, {value_range['past_max']:.4g}] by "
-            f"{100 * value_range['excess_share']:.0f} % of that range."
-        )
+        parts.append(outside_range(
+            f"Range rule: value {value_range['value']:.4g} outside every past value",
+            value_range["past_min"], value_range["past_max"], value_range["excess_share"]))
     recent = explanation.get("recent_range")
     if recent and recent["fired"]:
-        parts.append(
-            f"Recent range rule: the value lies outside the range of the last {recent['rows']} values "
-            f"[{recent['recent_min']:.4g}, {recent['recent_max']:.4g}] by "
-            f"{100 * recent['excess_share']:.0f} % of that range."
-        )
+        parts.append(outside_range(
+            f"Recent range rule: the value lies outside the range of the last {recent['rows']} values",
+            recent["recent_min"], recent["recent_max"], recent["excess_share"]))
     analogues = explanation.get("analogues")
     if analogues:
         parts.append(
@@ -126,3 +122,8 @@ def sentence(explanation: dict, score: float, threshold: float, suppressed: bool
             parts.append(f"{FEATURE_WORDS[name].capitalize()} {ratio:.2g}× its typical value.")
     return " ".join(parts)
 
+
+
+def outside_range(what: str, low: float, high: float, share: float) -> str:
+    """A fired range rule in words: ``what``, the range it left and by how much."""
+    return f"{what} [{low:.4g}, {high:.4g}] by {100 * share:.0f} % of that range."
